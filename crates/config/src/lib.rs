@@ -1,0 +1,1 @@
+//! tandem configuration: TOML text to a validated model, with located errors.

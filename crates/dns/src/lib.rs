@@ -1,0 +1,1 @@
+//! The DNS server core: request in, response out (pure, sans-I/O).

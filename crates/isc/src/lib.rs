@@ -1,0 +1,1 @@
+//! ISC configuration syntax (named.conf, dhcpd.conf, key files) and import into tandem.

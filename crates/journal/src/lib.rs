@@ -1,0 +1,1 @@
+//! A durable, checksummed, append-only record log with group commit.

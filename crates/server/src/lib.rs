@@ -1,0 +1,1 @@
+//! The tokio shell: sockets, drivers, control socket, reload and shutdown.

@@ -1,0 +1,1 @@
+//! Zones: the data model, zone files, lookups and RFC 2136 update semantics (pure).

@@ -1,0 +1,1 @@
+//! The zone store: zone file plus journal, durable updates, reload.
