@@ -1,0 +1,464 @@
+//! The zone data model: RRsets grouped by owner name, in canonical order.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use bytes::Bytes;
+use tandem_dns_wire::rdata::Soa;
+use tandem_dns_wire::record::rdata_eq;
+use tandem_dns_wire::{Class, Name, Record, Rtype};
+
+/// A set of records with the same owner, class and type (RFC 2181 §5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RRset {
+    pub rtype: Rtype,
+    pub ttl: u32,
+    pub rdatas: Vec<Bytes>,
+}
+
+impl RRset {
+    /// The records of this set under `owner`.
+    pub fn records<'a>(
+        &'a self,
+        owner: &'a Name,
+        class: Class,
+    ) -> impl Iterator<Item = Record> + 'a {
+        self.rdatas
+            .iter()
+            .map(move |d| Record::new(owner.clone(), self.rtype, class, self.ttl, d.clone()))
+    }
+
+    fn contains(&self, rdata: &[u8]) -> bool {
+        self.rdatas.iter().any(|d| rdata_eq(self.rtype, d, rdata))
+    }
+}
+
+/// Why records cannot form a zone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneError {
+    #[error("{owner} is outside zone {origin}")]
+    OutOfZone { owner: Name, origin: Name },
+    #[error("zone {0} has no SOA record at its apex")]
+    NoSoa(Name),
+    #[error("zone {0} has more than one SOA record")]
+    MultipleSoa(Name),
+    #[error("SOA record {0} is not at the zone apex")]
+    SoaNotAtApex(Name),
+    #[error("zone {0} has no NS records at its apex")]
+    NoNs(Name),
+    #[error("{0} has a CNAME and other data")]
+    CnameAndOtherData(Name),
+    #[error("{0} has more than one CNAME record")]
+    MultipleCname(Name),
+    #[error("record class {found} differs from the zone's class {expected}")]
+    WrongClass { found: Class, expected: Class },
+    #[error("malformed {rtype} record at {owner}")]
+    BadRdata { owner: Name, rtype: Rtype },
+}
+
+/// Types that may share a name with a CNAME (RFC 4034 §3, RFC 2181 §10.1).
+pub fn may_coexist_with_cname(rtype: Rtype) -> bool {
+    matches!(
+        rtype,
+        Rtype::CNAME | Rtype::RRSIG | Rtype::NSEC | Rtype::KEY
+    )
+}
+
+/// One authoritative zone: its origin and every record at or below it.
+///
+/// `Zone` is a plain value. The server shares immutable snapshots of it
+/// (`Arc<Zone>`) with readers and builds the next version from a clone.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    origin: Name,
+    class: Class,
+    nodes: BTreeMap<Name, Vec<RRset>>,
+}
+
+impl Zone {
+    /// An empty zone (no SOA yet).
+    pub fn new(origin: Name, class: Class) -> Zone {
+        Zone {
+            origin,
+            class,
+            nodes: BTreeMap::new(),
+        }
+    }
+
+    /// Builds a zone from records and checks the RFC 1035 rules a loaded
+    /// zone must meet: one SOA at the apex, NS at the apex, no CNAME beside
+    /// other data. Records whose TTL differs from their RRset's keep the
+    /// first TTL seen, as BIND does; those owners are returned as warnings.
+    pub fn from_records(
+        origin: Name,
+        class: Class,
+        records: impl IntoIterator<Item = Record>,
+    ) -> Result<(Zone, Vec<String>), ZoneError> {
+        let mut zone = Zone::new(origin, class);
+        let mut warnings = Vec::new();
+        for r in records {
+            if r.class != class {
+                return Err(ZoneError::WrongClass {
+                    found: r.class,
+                    expected: class,
+                });
+            }
+            if !r.owner.is_subdomain_of(&zone.origin) {
+                return Err(ZoneError::OutOfZone {
+                    owner: r.owner,
+                    origin: zone.origin.clone(),
+                });
+            }
+            if r.rtype == Rtype::SOA {
+                if r.owner != zone.origin {
+                    return Err(ZoneError::SoaNotAtApex(r.owner));
+                }
+                if zone.rrset(&zone.origin, Rtype::SOA).is_some() {
+                    return Err(ZoneError::MultipleSoa(zone.origin.clone()));
+                }
+                if Soa::parse(&r.rdata).is_err() {
+                    return Err(ZoneError::BadRdata {
+                        owner: r.owner,
+                        rtype: r.rtype,
+                    });
+                }
+            }
+            if let Some(set) = zone.rrset(&r.owner, r.rtype) {
+                if set.ttl != r.ttl {
+                    warnings.push(format!(
+                        "{} {}: TTL {} differs from the RRset's TTL {}; using {}",
+                        r.owner, r.rtype, r.ttl, set.ttl, set.ttl
+                    ));
+                }
+            }
+            zone.insert_keep_ttl(r);
+        }
+        zone.check()?;
+        Ok((zone, warnings))
+    }
+
+    /// Checks the structural rules (SOA, apex NS, CNAME exclusivity).
+    pub fn check(&self) -> Result<(), ZoneError> {
+        if self.rrset(&self.origin, Rtype::SOA).is_none() {
+            return Err(ZoneError::NoSoa(self.origin.clone()));
+        }
+        if self.rrset(&self.origin, Rtype::NS).is_none() {
+            return Err(ZoneError::NoNs(self.origin.clone()));
+        }
+        for (name, sets) in &self.nodes {
+            if let Some(cname) = sets.iter().find(|s| s.rtype == Rtype::CNAME) {
+                if cname.rdatas.len() > 1 {
+                    return Err(ZoneError::MultipleCname(name.clone()));
+                }
+                if sets.iter().any(|s| !may_coexist_with_cname(s.rtype)) {
+                    return Err(ZoneError::CnameAndOtherData(name.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    pub fn class(&self) -> Class {
+        self.class
+    }
+
+    /// The apex SOA, parsed.
+    pub fn soa(&self) -> Option<Soa> {
+        let set = self.rrset(&self.origin, Rtype::SOA)?;
+        Soa::parse(set.rdatas.first()?).ok()
+    }
+
+    /// The apex SOA as a record.
+    pub fn soa_record(&self) -> Option<Record> {
+        let set = self.rrset(&self.origin, Rtype::SOA)?;
+        set.records(&self.origin, self.class).next()
+    }
+
+    /// The current serial (0 for a zone without SOA).
+    pub fn serial(&self) -> u32 {
+        self.soa().map_or(0, |s| s.serial)
+    }
+
+    /// Replaces the SOA's serial (the rest of the SOA is kept).
+    pub fn set_serial(&mut self, serial: u32) {
+        if let Some(mut soa) = self.soa() {
+            soa.serial = serial;
+            if let Some(set) = self.rrset_mut(&self.origin.clone(), Rtype::SOA) {
+                set.rdatas = vec![soa.to_rdata()];
+            }
+        }
+    }
+
+    /// Number of owner names holding records.
+    pub fn name_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Number of records.
+    pub fn record_count(&self) -> usize {
+        self.nodes.values().flatten().map(|s| s.rdatas.len()).sum()
+    }
+
+    /// All RRsets at `name`, if the name owns any.
+    pub fn node(&self, name: &Name) -> Option<&[RRset]> {
+        self.nodes.get(name).map(Vec::as_slice)
+    }
+
+    /// The RRset of `rtype` at `name`.
+    pub fn rrset(&self, name: &Name, rtype: Rtype) -> Option<&RRset> {
+        self.nodes.get(name)?.iter().find(|s| s.rtype == rtype)
+    }
+
+    fn rrset_mut(&mut self, name: &Name, rtype: Rtype) -> Option<&mut RRset> {
+        self.nodes
+            .get_mut(name)?
+            .iter_mut()
+            .find(|s| s.rtype == rtype)
+    }
+
+    /// True if `name` owns records or is an empty non-terminal (a name with
+    /// no records but with descendants that have some, RFC 8020).
+    pub fn name_exists(&self, name: &Name) -> bool {
+        if self.nodes.contains_key(name) {
+            return true;
+        }
+        // In canonical order every descendant of `name` sorts right after it.
+        self.nodes
+            .range((Bound::Excluded(name.clone()), Bound::Unbounded))
+            .next()
+            .is_some_and(|(next, _)| next.is_subdomain_of(name))
+    }
+
+    /// Every record, owners in canonical order, the SOA first (the order
+    /// AXFR sends them in).
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        let soa = self.soa_record();
+        let rest = self.nodes.iter().flat_map(move |(name, sets)| {
+            sets.iter()
+                .filter(move |s| !(s.rtype == Rtype::SOA && name == &self.origin))
+                .flat_map(move |s| s.records(name, self.class))
+        });
+        soa.into_iter().chain(rest)
+    }
+
+    /// Adds a record. An equal record already present is not duplicated
+    /// (its TTL is still updated). The RRset's TTL becomes the record's, as
+    /// an UPDATE that adds a record with a new TTL asks (RFC 2136 §3.4.2.2).
+    /// Returns true if the record was not there before.
+    pub fn insert(&mut self, r: Record) -> bool {
+        self.insert_inner(r, true)
+    }
+
+    /// Adds a record but keeps an existing RRset's TTL (zone-file loading).
+    pub fn insert_keep_ttl(&mut self, r: Record) -> bool {
+        self.insert_inner(r, false)
+    }
+
+    fn insert_inner(&mut self, r: Record, set_ttl: bool) -> bool {
+        let sets = self.nodes.entry(r.owner).or_default();
+        match sets.iter_mut().find(|s| s.rtype == r.rtype) {
+            Some(set) => {
+                if set_ttl {
+                    set.ttl = r.ttl;
+                }
+                if set.contains(&r.rdata) {
+                    false
+                } else {
+                    set.rdatas.push(r.rdata);
+                    true
+                }
+            }
+            None => {
+                let pos = sets.partition_point(|s| s.rtype.to_int() < r.rtype.to_int());
+                sets.insert(
+                    pos,
+                    RRset {
+                        rtype: r.rtype,
+                        ttl: r.ttl,
+                        rdatas: vec![r.rdata],
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Removes one record (compared by value). Returns the removed record
+    /// with its stored TTL and data, or `None` if it was not present.
+    pub fn remove(&mut self, r: &Record) -> Option<Record> {
+        let owner = self_owner(&self.nodes, &r.owner);
+        let class = self.class;
+        let sets = self.nodes.get_mut(&r.owner)?;
+        let si = sets.iter().position(|s| s.rtype == r.rtype)?;
+        let set = &mut sets[si];
+        let di = set
+            .rdatas
+            .iter()
+            .position(|d| rdata_eq(r.rtype, d, &r.rdata))?;
+        let data = set.rdatas.remove(di);
+        let removed = Record::new(owner, r.rtype, class, set.ttl, data);
+        if set.rdatas.is_empty() {
+            sets.remove(si);
+        }
+        if sets.is_empty() {
+            self.nodes.remove(&r.owner);
+        }
+        Some(removed)
+    }
+
+    /// Removes a whole RRset; returns its records.
+    pub fn remove_rrset(&mut self, name: &Name, rtype: Rtype) -> Vec<Record> {
+        let Some(sets) = self.nodes.get_mut(name) else {
+            return Vec::new();
+        };
+        let Some(si) = sets.iter().position(|s| s.rtype == rtype) else {
+            return Vec::new();
+        };
+        let set = sets.remove(si);
+        let owner = self
+            .nodes
+            .get_key_value(name)
+            .map_or_else(|| name.clone(), |(k, _)| k.clone());
+        let out = set.records(&owner, self.class).collect();
+        if self.nodes.get(name).is_some_and(Vec::is_empty) {
+            self.nodes.remove(name);
+        }
+        out
+    }
+
+    /// Removes every RRset at `name` whose type satisfies `pred`; returns
+    /// the removed records.
+    pub fn remove_where(
+        &mut self,
+        name: &Name,
+        mut pred: impl FnMut(Rtype) -> bool,
+    ) -> Vec<Record> {
+        let types: Vec<Rtype> = self
+            .node(name)
+            .map(|s| s.iter().map(|s| s.rtype).filter(|t| pred(*t)).collect())
+            .unwrap_or_default();
+        types
+            .into_iter()
+            .flat_map(|t| self.remove_rrset(name, t))
+            .collect()
+    }
+
+    /// Applies a diff: removes, then adds, then sets the new serial.
+    pub fn apply(&mut self, diff: &crate::Diff) {
+        for r in &diff.removed {
+            self.remove(r);
+        }
+        for r in &diff.added {
+            self.insert(r.clone());
+        }
+        self.set_serial(diff.to_serial);
+    }
+}
+
+/// The stored spelling of an owner name (case as first written).
+fn self_owner(nodes: &BTreeMap<Name, Vec<RRset>>, name: &Name) -> Name {
+    nodes
+        .get_key_value(name)
+        .map_or_else(|| name.clone(), |(k, _)| k.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        s.parse().unwrap()
+    }
+
+    fn soa() -> Record {
+        let s = Soa {
+            mname: n("ns1.home."),
+            rname: n("hostmaster.home."),
+            serial: 1,
+            refresh: 3600,
+            retry: 600,
+            expire: 86400,
+            minimum: 300,
+        };
+        Record::new(n("home."), Rtype::SOA, Class::IN, 3600, s.to_rdata())
+    }
+
+    fn a(owner: &str, last: u8) -> Record {
+        Record::new(n(owner), Rtype::A, Class::IN, 300, vec![192, 168, 0, last])
+    }
+
+    fn base() -> Vec<Record> {
+        vec![
+            soa(),
+            Record::new(
+                n("home."),
+                Rtype::NS,
+                Class::IN,
+                3600,
+                n("ns1.home.").to_bytes(),
+            ),
+            a("ns1.home.", 254),
+        ]
+    }
+
+    #[test]
+    fn builds_and_checks() {
+        let (zone, warnings) = Zone::from_records(n("home."), Class::IN, base()).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(zone.serial(), 1);
+        assert_eq!(zone.record_count(), 3);
+        assert_eq!(zone.records().next().unwrap().rtype, Rtype::SOA);
+    }
+
+    #[test]
+    fn structural_errors() {
+        let mut recs = base();
+        recs.push(a("other.", 1));
+        assert!(matches!(
+            Zone::from_records(n("home."), Class::IN, recs),
+            Err(ZoneError::OutOfZone { .. })
+        ));
+        let mut recs = base();
+        recs.push(Record::new(
+            n("ns1.home."),
+            Rtype::CNAME,
+            Class::IN,
+            300,
+            n("x.home.").to_bytes(),
+        ));
+        assert!(matches!(
+            Zone::from_records(n("home."), Class::IN, recs),
+            Err(ZoneError::CnameAndOtherData(_))
+        ));
+        assert!(matches!(
+            Zone::from_records(n("home."), Class::IN, vec![soa()]),
+            Err(ZoneError::NoNs(_))
+        ));
+    }
+
+    #[test]
+    fn empty_non_terminals_exist() {
+        let mut recs = base();
+        recs.push(a("a.b.c.home.", 1));
+        let (zone, _) = Zone::from_records(n("home."), Class::IN, recs).unwrap();
+        assert!(zone.name_exists(&n("b.c.home.")));
+        assert!(zone.name_exists(&n("c.home.")));
+        assert!(!zone.name_exists(&n("d.home.")));
+        assert!(!zone.name_exists(&n("x.a.b.c.home.")));
+    }
+
+    #[test]
+    fn insert_and_remove() {
+        let (mut zone, _) = Zone::from_records(n("home."), Class::IN, base()).unwrap();
+        assert!(zone.insert(a("Host.home.", 5)));
+        assert!(!zone.insert(a("host.HOME.", 5)));
+        assert_eq!(zone.record_count(), 4);
+        let removed = zone.remove(&a("HOST.home.", 5)).unwrap();
+        assert_eq!(removed.owner.to_string(), "Host.home.");
+        assert!(zone.node(&n("host.home.")).is_none());
+    }
+}
