@@ -1,1 +1,193 @@
-//! tandem configuration: TOML text to a validated model, with located errors.
+//! tandem's configuration: one TOML file (documented in
+//! `docs/configuration.md`) turned into a validated [`Config`].
+//!
+//! This crate owns the schema and every check that can be made without
+//! opening a socket: unknown keys, names, addresses, access lists, key
+//! secrets. Each error carries the place it was found (`file:line:col`).
+//! Zone files are not read here; `tandem check` loads them through the zone
+//! store so that both use the same code.
+
+mod raw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tandem_dns::{Acl, AclElement};
+use tandem_dns_wire::Name;
+use toml::Spanned;
+
+pub use raw::RawConfig;
+
+/// A configuration error, located in the file that caused it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{col}: {message}", file.display())]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from.
+    pub path: PathBuf,
+    pub server: Server,
+    pub dns: Dns,
+    pub keys: Vec<KeySpec>,
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// Process-wide settings.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Where journals and other state live.
+    pub state_dir: PathBuf,
+    /// Unix socket for `tandem reload` and friends.
+    pub control_socket: PathBuf,
+    /// BIND-syntax key files to read `key` statements from.
+    pub key_files: Vec<PathBuf>,
+}
+
+/// The DNS listener settings.
+#[derive(Debug, Clone)]
+pub struct Dns {
+    pub listen: Vec<SocketAddr>,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_max_connections: usize,
+    pub max_udp_payload: u16,
+    /// UDP worker threads per listener; 0 picks one per CPU.
+    pub udp_workers: usize,
+}
+
+/// A TSIG key as configured. The algorithm name is checked when the key
+/// ring is built, which knows the supported algorithms.
+#[derive(Clone)]
+pub struct KeySpec {
+    pub name: Name,
+    pub algorithm: String,
+    pub secret: Vec<u8>,
+    /// `file:line:col` where the key was defined, for error messages.
+    pub defined_at: String,
+}
+
+impl std::fmt::Debug for KeySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySpec")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
+}
+
+/// One `update-policy` rule, like BIND's `grant KEY MATCH NAME TYPES`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRuleSpec {
+    pub grant: bool,
+    pub key: Name,
+    /// One of zonesub, subdomain, name, wildcard, self.
+    pub kind: String,
+    pub name: Option<Name>,
+    /// Type mnemonics; empty means every type an update may touch.
+    pub types: Vec<tandem_dns_wire::Rtype>,
+}
+
+/// One authoritative zone.
+#[derive(Debug, Clone)]
+pub struct ZoneConfig {
+    pub name: Name,
+    pub file: PathBuf,
+    pub allow_query: Acl,
+    pub allow_transfer: Acl,
+    pub allow_update: Acl,
+    pub update_policy: Option<Vec<PolicyRuleSpec>>,
+    pub also_notify: Vec<SocketAddr>,
+    /// The journal is compacted when it grows past this many bytes.
+    pub journal_max_size: u64,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            col: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates `text` as if read from `path` (relative paths in it are
+    /// relative to `path`'s directory).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let at = Locator { path, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let start = e.span().map_or(0, |s| s.start);
+            at.error(start, e.message().trim_end().to_string())
+        })?;
+        raw::validate(raw, &at)
+    }
+}
+
+/// Turns byte offsets into `file:line:col` errors.
+pub(crate) struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    pub(crate) fn error(&self, offset: usize, message: impl Into<String>) -> ConfigError {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        ConfigError {
+            file: self.path.to_path_buf(),
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        self.error(spanned.span().start, message)
+    }
+
+    pub(crate) fn place<T>(&self, spanned: &Spanned<T>) -> String {
+        let e = self.error(spanned.span().start, "");
+        format!("{}:{}:{}", e.file.display(), e.line, e.col)
+    }
+
+    /// A path from the file, made absolute against the file's directory.
+    pub(crate) fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+
+    pub(crate) fn acl(
+        &self,
+        items: &Option<Vec<Spanned<String>>>,
+        default: Acl,
+    ) -> Result<Acl, ConfigError> {
+        let Some(items) = items else {
+            return Ok(default);
+        };
+        items
+            .iter()
+            .map(|s| {
+                s.get_ref()
+                    .parse::<AclElement>()
+                    .map_err(|e| self.at(s, e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Acl)
+    }
+}

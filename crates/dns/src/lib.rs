@@ -1,1 +1,18 @@
-//! The DNS server core: request in, response out (pure, sans-I/O).
+//! The DNS server core, without I/O: a request's bytes and where they came
+//! from go in, and what to do comes out ([`query::Outcome`]).
+//!
+//! - [`catalog`]: the immutable snapshot of every served zone and its policy.
+//! - [`acl`]: BIND-style address match lists.
+//! - [`query`]: request validation, EDNS, truncation, query answering, and
+//!   the hand-off of UPDATE and transfer requests to the zone store.
+//!
+//! The tokio shell (`tandem-server`) owns the sockets; the zone store
+//! (`tandem-zonestore`) owns persistence. Neither is a dependency here.
+
+pub mod acl;
+pub mod catalog;
+pub mod query;
+
+pub use acl::{Acl, AclElement, AclError};
+pub use catalog::{Catalog, ZoneEntry, ZonePolicy};
+pub use query::{handle, Outcome, Settings, Source, Transport};

@@ -1,0 +1,287 @@
+//! The file's shape, as serde reads it, and its validation into the model.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+use tandem_dns::Acl;
+use tandem_dns_wire::{Name, Rtype};
+use toml::Spanned;
+
+use crate::{Config, ConfigError, Dns, KeySpec, Locator, PolicyRuleSpec, Server, ZoneConfig};
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    dns: RawDns,
+    #[serde(default)]
+    key: Vec<RawKey>,
+    #[serde(default)]
+    zone: Vec<RawZone>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawServer {
+    state_dir: Option<String>,
+    control_socket: Option<String>,
+    #[serde(default)]
+    key_files: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDns {
+    listen: Option<Vec<Spanned<String>>>,
+    tcp_idle_timeout: Option<u64>,
+    tcp_max_connections: Option<usize>,
+    max_udp_payload: Option<Spanned<u16>>,
+    udp_workers: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawKey {
+    name: Spanned<String>,
+    algorithm: Spanned<String>,
+    secret: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawZone {
+    name: Spanned<String>,
+    #[serde(rename = "type")]
+    kind: Option<Spanned<String>>,
+    file: String,
+    allow_query: Option<Vec<Spanned<String>>>,
+    allow_transfer: Option<Vec<Spanned<String>>>,
+    allow_update: Option<Vec<Spanned<String>>>,
+    update_policy: Option<Vec<Spanned<RawRule>>>,
+    #[serde(default)]
+    also_notify: Vec<Spanned<String>>,
+    journal_max_size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRule {
+    grant: Option<String>,
+    deny: Option<String>,
+    #[serde(rename = "match")]
+    kind: String,
+    name: Option<String>,
+    #[serde(default)]
+    types: Vec<String>,
+}
+
+const MATCH_KINDS: [&str; 5] = ["zonesub", "subdomain", "name", "wildcard", "self"];
+
+fn name(at: &Locator<'_>, s: &Spanned<String>) -> Result<Name, ConfigError> {
+    s.get_ref()
+        .parse::<Name>()
+        .map_err(|e| at.at(s, format!("bad domain name {:?}: {e}", s.get_ref())))
+}
+
+fn socket_addr(
+    at: &Locator<'_>,
+    s: &Spanned<String>,
+    default_port: u16,
+) -> Result<SocketAddr, ConfigError> {
+    let t = s.get_ref();
+    if let Ok(a) = t.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Ok(ip) = t.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    Err(at.at(
+        s,
+        format!("bad address {t:?}: expected ADDR, ADDR:PORT or [ADDR6]:PORT"),
+    ))
+}
+
+pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigError> {
+    let server = Server {
+        state_dir: at.resolve(raw.server.state_dir.as_deref().unwrap_or("/var/lib/tandem")),
+        control_socket: match &raw.server.control_socket {
+            Some(p) => at.resolve(p),
+            None => at
+                .resolve(raw.server.state_dir.as_deref().unwrap_or("/var/lib/tandem"))
+                .join("control.sock"),
+        },
+        key_files: raw
+            .server
+            .key_files
+            .iter()
+            .map(|s| at.resolve(s.get_ref()))
+            .collect(),
+    };
+    let listen = match &raw.dns.listen {
+        Some(items) => items
+            .iter()
+            .map(|s| socket_addr(at, s, 53))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => vec![
+            "127.0.0.1:53".parse().expect("literal"),
+            "[::1]:53".parse().expect("literal"),
+        ],
+    };
+    let max_udp_payload = match &raw.dns.max_udp_payload {
+        Some(s) if *s.get_ref() < 512 => {
+            return Err(at.at(s, "max-udp-payload must be at least 512"));
+        }
+        Some(s) => *s.get_ref(),
+        None => 1232,
+    };
+    let dns = Dns {
+        listen,
+        tcp_idle_timeout: Duration::from_secs(raw.dns.tcp_idle_timeout.unwrap_or(10)),
+        tcp_max_connections: raw.dns.tcp_max_connections.unwrap_or(1024),
+        max_udp_payload,
+        udp_workers: raw.dns.udp_workers.unwrap_or(0),
+    };
+
+    let mut keys = Vec::new();
+    let mut key_names = HashSet::new();
+    for k in &raw.key {
+        let kname = name(at, &k.name)?.to_lowercase();
+        if !key_names.insert(kname.clone()) {
+            return Err(at.at(&k.name, format!("key {kname} is defined twice")));
+        }
+        let secret = base64::engine::general_purpose::STANDARD
+            .decode(k.secret.get_ref().trim())
+            .map_err(|e| {
+                at.at(
+                    &k.secret,
+                    format!("key {kname}: secret is not valid base64: {e}"),
+                )
+            })?;
+        if secret.is_empty() {
+            return Err(at.at(&k.secret, format!("key {kname}: secret is empty")));
+        }
+        keys.push(KeySpec {
+            name: kname,
+            algorithm: k.algorithm.get_ref().to_ascii_lowercase(),
+            secret,
+            defined_at: at.place(&k.algorithm),
+        });
+    }
+
+    let mut zones = Vec::new();
+    let mut zone_names = HashSet::new();
+    for z in &raw.zone {
+        let zname = name(at, &z.name)?;
+        if !zone_names.insert(zname.clone()) {
+            return Err(at.at(&z.name, format!("zone {zname} is defined twice")));
+        }
+        if let Some(kind) = &z.kind {
+            if !matches!(kind.get_ref().as_str(), "primary" | "master") {
+                return Err(at.at(
+                    kind,
+                    format!(
+                        "zone type {:?} is not supported yet (only \"primary\")",
+                        kind.get_ref()
+                    ),
+                ));
+            }
+        }
+        let update_policy = match &z.update_policy {
+            None => None,
+            Some(rules) => Some(
+                rules
+                    .iter()
+                    .map(|r| rule(at, r, &zname))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        zones.push(ZoneConfig {
+            file: at.resolve(&z.file),
+            allow_query: at.acl(&z.allow_query, Acl::any())?,
+            allow_transfer: at.acl(&z.allow_transfer, Acl::none())?,
+            allow_update: at.acl(&z.allow_update, Acl::none())?,
+            update_policy,
+            also_notify: z
+                .also_notify
+                .iter()
+                .map(|s| socket_addr(at, s, 53))
+                .collect::<Result<Vec<_>, _>>()?,
+            journal_max_size: z.journal_max_size.unwrap_or(16 << 20),
+            name: zname,
+        });
+    }
+    Ok(Config {
+        path: at.path.to_path_buf(),
+        server,
+        dns,
+        keys,
+        zones,
+    })
+}
+
+fn rule(
+    at: &Locator<'_>,
+    r: &Spanned<RawRule>,
+    zone: &Name,
+) -> Result<PolicyRuleSpec, ConfigError> {
+    let rr = r.get_ref();
+    let (grant, key) = match (&rr.grant, &rr.deny) {
+        (Some(k), None) => (true, k),
+        (None, Some(k)) => (false, k),
+        _ => return Err(at.at(r, "a rule needs exactly one of grant = KEY or deny = KEY")),
+    };
+    let key: Name = key
+        .parse()
+        .map_err(|e| at.at(r, format!("bad key name {key:?}: {e}")))?;
+    if !MATCH_KINDS.contains(&rr.kind.as_str()) {
+        return Err(at.at(
+            r,
+            format!(
+                "match must be one of {}, not {:?}",
+                MATCH_KINDS.join(", "),
+                rr.kind
+            ),
+        ));
+    }
+    let needs_name = matches!(rr.kind.as_str(), "subdomain" | "name" | "wildcard");
+    let name = match (&rr.name, needs_name) {
+        (Some(n), true) => {
+            let n = Name::parse_relative(n, zone)
+                .map_err(|e| at.at(r, format!("bad name {n:?}: {e}")))?;
+            Some(n)
+        }
+        (None, true) => return Err(at.at(r, format!("match = \"{}\" needs a name", rr.kind))),
+        (Some(_), false) => {
+            return Err(at.at(r, format!("match = \"{}\" takes no name", rr.kind)));
+        }
+        (None, false) => None,
+    };
+    let types = rr
+        .types
+        .iter()
+        .map(|t| {
+            if t.eq_ignore_ascii_case("ANY") {
+                return Ok(None);
+            }
+            t.to_ascii_uppercase()
+                .parse::<Rtype>()
+                .map(Some)
+                .map_err(|_| at.at(r, format!("unknown record type {t:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(PolicyRuleSpec {
+        grant,
+        key: key.to_lowercase(),
+        kind: rr.kind.clone(),
+        name,
+        types,
+    })
+}

@@ -1,0 +1,297 @@
+//! Answering one request: bytes in, an [`Outcome`] out.
+//!
+//! This is the sans-I/O heart of the DNS server. It owns the protocol
+//! decisions that do not depend on zone content: which requests are dropped
+//! or answered FORMERR, EDNS(0) negotiation and the response size limit,
+//! truncation, access lists, and the split between queries (answered here)
+//! and updates and transfers (handed to the zone store, which must persist
+//! before it answers).
+
+use std::net::IpAddr;
+
+use tandem_dns_wire::message::HEADER_LEN;
+use tandem_dns_wire::{Class, Edns, Header, Message, MessageWriter, Opcode, Question, Rcode};
+use tandem_dns_wire::{Name, Record, Rtype, Section};
+use tandem_zone::Resolution;
+
+use crate::catalog::Catalog;
+
+/// How a request arrived; decides the size limit and ANY handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Server-wide settings the core needs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Largest UDP response we send, whatever the client offers
+    /// (1232 avoids IP fragmentation, per the DNS flag day 2020 advice).
+    pub max_udp_payload: u16,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_udp_payload: 1232,
+        }
+    }
+}
+
+/// Where a request came from.
+#[derive(Clone, Copy, Debug)]
+pub struct Source {
+    pub addr: IpAddr,
+    pub transport: Transport,
+}
+
+/// An UPDATE that passed the message checks, for the zone store.
+#[derive(Debug)]
+pub struct UpdateRequest {
+    pub zone: Name,
+    pub message: Message,
+    pub source: Source,
+}
+
+/// A zone transfer request (AXFR/IXFR over TCP), for the transfer driver.
+#[derive(Debug)]
+pub struct TransferRequest {
+    pub zone: Name,
+    pub message: Message,
+    pub source: Source,
+}
+
+/// What the shell should do with a request.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send these bytes back.
+    Reply(Vec<u8>),
+    /// Send nothing (a response, or too short to answer).
+    Drop,
+    Update(UpdateRequest),
+    Transfer(TransferRequest),
+}
+
+/// Answers one request.
+pub fn handle(catalog: &Catalog, settings: &Settings, bytes: &[u8], source: Source) -> Outcome {
+    if bytes.len() < HEADER_LEN {
+        return Outcome::Drop;
+    }
+    let header = Header::from_bytes(
+        u16::from_be_bytes([bytes[0], bytes[1]]),
+        u16::from_be_bytes([bytes[2], bytes[3]]),
+    );
+    // Never answer a response: that is how reflection loops start.
+    if header.qr {
+        return Outcome::Drop;
+    }
+    let msg = match Message::parse(bytes) {
+        Ok(m) => m,
+        Err(_) => return Outcome::Reply(error_reply(&header, None, None, Rcode::FORMERR)),
+    };
+    let limit = size_limit(settings, msg.edns.as_ref(), source.transport);
+    if let Some(edns) = &msg.edns {
+        if edns.version != 0 {
+            // RFC 6891 §6.1.3: BADVERS is extended rcode 16 = 1 << 4 | 0.
+            return Outcome::Reply(badvers(&msg, settings));
+        }
+    }
+    match msg.header.opcode {
+        Opcode::QUERY => query(catalog, settings, msg, source, limit),
+        Opcode::UPDATE => update(catalog, settings, msg, source),
+        _ => Outcome::Reply(error_reply(
+            &msg.header,
+            msg.question(),
+            response_edns(&msg, settings).as_ref(),
+            Rcode::NOTIMP,
+        )),
+    }
+}
+
+fn size_limit(settings: &Settings, edns: Option<&Edns>, transport: Transport) -> usize {
+    match transport {
+        Transport::Tcp => u16::MAX as usize,
+        Transport::Udp => match edns {
+            // RFC 6891 §6.2.5: below 512 is treated as 512.
+            Some(e) => e.udp_size.clamp(512, settings.max_udp_payload.max(512)) as usize,
+            None => 512,
+        },
+    }
+}
+
+/// The OPT record we answer with, if the request had one.
+fn response_edns(msg: &Message, settings: &Settings) -> Option<Edns> {
+    msg.edns.as_ref().map(|e| {
+        let mut out = Edns::new(settings.max_udp_payload);
+        // RFC 3225 §3: the DO bit is copied into the response.
+        out.dnssec_ok = e.dnssec_ok;
+        out
+    })
+}
+
+fn response_header(req: &Header, rcode: Rcode) -> Header {
+    Header {
+        id: req.id,
+        qr: true,
+        opcode: req.opcode,
+        aa: false,
+        tc: false,
+        rd: req.rd,
+        ra: false,
+        ad: false,
+        cd: req.cd,
+        rcode,
+    }
+}
+
+/// A response with no records: the question (if any) and the OPT record.
+pub fn error_reply(
+    req: &Header,
+    question: Option<&Question>,
+    edns: Option<&Edns>,
+    rcode: Rcode,
+) -> Vec<u8> {
+    let mut w = MessageWriter::new(response_header(req, rcode), u16::MAX as usize);
+    if let Some(q) = question {
+        w.push_question(q);
+    }
+    if let Some(e) = edns {
+        let _ = w.push_edns(e);
+    }
+    w.finish()
+}
+
+fn badvers(msg: &Message, settings: &Settings) -> Vec<u8> {
+    let mut edns = response_edns(msg, settings).unwrap_or_else(|| Edns::new(512));
+    edns.ext_rcode = 1;
+    error_reply(&msg.header, msg.question(), Some(&edns), Rcode::NOERROR)
+}
+
+fn query(
+    catalog: &Catalog,
+    settings: &Settings,
+    msg: Message,
+    source: Source,
+    limit: usize,
+) -> Outcome {
+    let edns = response_edns(&msg, settings);
+    let reply = |rcode| {
+        Outcome::Reply(error_reply(
+            &msg.header,
+            msg.question(),
+            edns.as_ref(),
+            rcode,
+        ))
+    };
+    if msg.questions.len() != 1 || !msg.answers.is_empty() || !msg.authority.is_empty() {
+        return reply(Rcode::FORMERR);
+    }
+    let q = &msg.questions[0];
+    if q.qclass != Class::IN && q.qclass != Class::ANY {
+        return reply(Rcode::REFUSED);
+    }
+    match q.qtype {
+        Rtype::AXFR | Rtype::IXFR => {
+            if source.transport == Transport::Udp {
+                // Transfers need a stream (RFC 5936 §4.2); IXFR over UDP
+                // is optional (RFC 1995 §2) and we ask for TCP instead.
+                return reply(if q.qtype == Rtype::AXFR {
+                    Rcode::FORMERR
+                } else {
+                    Rcode::NOTIMP
+                });
+            }
+            let Some(entry) = catalog.get(&q.name) else {
+                return reply(Rcode::NOTAUTH);
+            };
+            return Outcome::Transfer(TransferRequest {
+                zone: entry.zone.origin().clone(),
+                message: msg,
+                source,
+            });
+        }
+        Rtype::OPT | Rtype::TSIG | Rtype::TKEY => return reply(Rcode::FORMERR),
+        Rtype::MAILA | Rtype::MAILB => return reply(Rcode::NOTIMP),
+        _ => {}
+    }
+    let Some(entry) = catalog.find(&q.name) else {
+        // Not ours; forwarding arrives with the resolver.
+        return reply(Rcode::REFUSED);
+    };
+    if !entry.policy.allow_query.allows(source.addr, None) {
+        return reply(Rcode::REFUSED);
+    }
+    let full_any = source.transport == Transport::Tcp;
+    let res = entry.zone.resolve(&q.name, q.qtype, full_any);
+    Outcome::Reply(write_answer(&msg.header, q, edns.as_ref(), &res, limit))
+}
+
+/// Writes a resolution into a response of at most `limit` bytes. If the
+/// answer or authority does not fit, the response carries no records and
+/// the TC bit, so the client retries over TCP (RFC 2181 §9); additional
+/// records that do not fit are left out, except referral glue, whose loss
+/// also sets TC (RFC 9471).
+pub fn write_answer(
+    req: &Header,
+    q: &Question,
+    edns: Option<&Edns>,
+    res: &Resolution,
+    limit: usize,
+) -> Vec<u8> {
+    let mut header = response_header(req, res.rcode);
+    header.aa = res.authoritative;
+    let mut w = MessageWriter::new(header, limit);
+    w.push_question(q);
+    if let Some(e) = edns {
+        w.reserve(e.wire_len());
+    }
+    let fits = push_all(&mut w, Section::Answer, &res.answer)
+        && push_all(&mut w, Section::Authority, &res.authority)
+        && (push_all(&mut w, Section::Additional, &res.additional) || res.authoritative);
+    if !fits {
+        let mut w = MessageWriter::new(header, limit);
+        w.push_question(q);
+        w.set_tc(true);
+        if let Some(e) = edns {
+            let _ = w.push_edns(e);
+        }
+        return w.finish();
+    }
+    if let Some(e) = edns {
+        let _ = w.push_edns(e);
+    }
+    w.finish()
+}
+
+/// Pushes records until one does not fit; false if any was left out.
+fn push_all(w: &mut MessageWriter, section: Section, records: &[Record]) -> bool {
+    records.iter().all(|r| w.push(section, r).is_ok())
+}
+
+fn update(catalog: &Catalog, settings: &Settings, msg: Message, source: Source) -> Outcome {
+    let edns = response_edns(&msg, settings);
+    // RFC 2136 §3.1.1: exactly one zone, of type SOA.
+    if msg.questions.len() != 1 || msg.questions[0].qtype != Rtype::SOA {
+        return Outcome::Reply(error_reply(
+            &msg.header,
+            msg.question(),
+            edns.as_ref(),
+            Rcode::FORMERR,
+        ));
+    }
+    let zname = msg.questions[0].name.clone();
+    let Some(entry) = catalog.get(&zname) else {
+        return Outcome::Reply(error_reply(
+            &msg.header,
+            msg.question(),
+            edns.as_ref(),
+            Rcode::NOTAUTH,
+        ));
+    };
+    Outcome::Update(UpdateRequest {
+        zone: entry.zone.origin().clone(),
+        message: msg,
+        source,
+    })
+}
