@@ -27,3 +27,7 @@ pub use domain::base::iana::{Class, Opcode, Rcode, Rtype};
 pub use message::{Edns, Header, Message, MessageWriter, Question, Section, WireError};
 pub use name::{Name, NameError};
 pub use record::Record;
+pub use tsig::{
+    sign_request, verify_request, Algorithm, ClientContext, Key, KeyRing, RequestContext,
+    SequenceSigner, SequenceVerifier, TsigError, TsigFailure, TsigRdata, VerifyError,
+};
