@@ -5,6 +5,7 @@
 //! - [`acl`]: BIND-style address match lists.
 //! - [`query`]: request validation, EDNS, truncation, query answering, and
 //!   the hand-off of UPDATE and transfer requests to the zone store.
+//! - [`transfer`]: outgoing AXFR (and IXFR answered in full).
 //!
 //! The tokio shell (`tandem-server`) owns the sockets; the zone store
 //! (`tandem-zonestore`) owns persistence. Neither is a dependency here.
@@ -12,6 +13,7 @@
 pub mod acl;
 pub mod catalog;
 pub mod query;
+pub mod transfer;
 
 pub use acl::{Acl, AclElement, AclError};
 pub use catalog::{Catalog, ZoneEntry, ZonePolicy};

@@ -1,1 +1,240 @@
-//! The tokio shell: sockets, drivers, control socket, reload and shutdown.
+//! The tokio shell around tandem's pure cores: it binds the sockets, feeds
+//! bytes to `tandem-dns`, hands updates to the zone store, serves the
+//! control socket and turns signals into reloads and a clean stop.
+//!
+//! - [`udp`]: blocking UDP worker threads (the query fast path).
+//! - [`tcp`]: RFC 7766 TCP with pipelining and idle timeouts.
+//! - [`control`]: the Unix control socket behind `tandem reload`.
+
+pub mod control;
+pub mod tcp;
+pub mod udp;
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tandem_config::Config;
+use tandem_dns::{query, Outcome, Settings, Source, ZonePolicy};
+use tandem_dns_wire::Rcode;
+use tandem_zonestore::{ZoneSpec, ZoneStore};
+
+/// A reply callback for work that finishes later (an update waits for disk).
+pub type Reply = Box<dyn FnOnce(Vec<u8>) + Send>;
+
+/// What every listener shares.
+pub struct Shared {
+    pub store: Arc<ZoneStore>,
+    pub settings: Settings,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_max_connections: usize,
+}
+
+impl Shared {
+    /// Answers one request from the current zone snapshot.
+    pub fn handle(&self, bytes: &[u8], source: Source) -> Outcome {
+        let catalog = self.store.snapshot();
+        tandem_dns::handle(&catalog, &self.settings, bytes, source)
+    }
+
+    /// Queues an update; `reply` runs once it is durable (or refused).
+    pub fn submit_update(&self, req: query::UpdateRequest, reply: Reply) {
+        // Updates arrive with the update engine and journal.
+        let m = &req.message;
+        reply(query::error_reply(
+            &m.header,
+            m.question(),
+            None,
+            Rcode::NOTIMP,
+        ));
+    }
+
+    /// The messages of an outgoing zone transfer.
+    pub fn transfer(&self, req: &query::TransferRequest) -> Vec<Vec<u8>> {
+        tandem_dns::transfer::respond(&self.store.snapshot(), req, None)
+    }
+
+    /// Re-reads the zone files; returns the control-socket answer.
+    pub fn reload(&self) -> String {
+        let report = self.store.reload();
+        let mut out = String::new();
+        for w in &report.warnings {
+            tracing::warn!("{w}");
+            let _ = writeln!(out, "warning: {w}");
+        }
+        for (name, serial) in &report.loaded {
+            tracing::info!("zone {name}/IN: loaded serial {serial}");
+            let _ = writeln!(out, "zone {name}: loaded serial {serial}");
+        }
+        for name in &report.unchanged {
+            let _ = writeln!(out, "zone {name}: unchanged");
+        }
+        for (name, why) in &report.failed {
+            tracing::error!(
+                "zone {name}/IN: reload failed, still serving the last good version: {why}"
+            );
+            let _ = writeln!(out, "zone {name}: not reloaded: {why}");
+        }
+        if report.failed.is_empty() {
+            out.push_str("ok\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "error: {} zone(s) failed to reload",
+                report.failed.len()
+            );
+        }
+        out
+    }
+
+    /// One line per zone with its serial.
+    pub fn status(&self) -> String {
+        let catalog = self.store.snapshot();
+        let mut zones: Vec<_> = catalog.zones().collect();
+        zones.sort_by(|a, b| a.zone.origin().cmp(b.zone.origin()));
+        let mut out = String::new();
+        for z in zones {
+            let _ = writeln!(
+                out,
+                "zone {}: serial {}, {} records",
+                z.zone.origin(),
+                z.zone.serial(),
+                z.zone.record_count()
+            );
+        }
+        out.push_str("ok\n");
+        out
+    }
+}
+
+/// The zone store's view of the configured zones.
+pub fn zone_specs(config: &Config) -> Vec<ZoneSpec> {
+    config
+        .zones
+        .iter()
+        .map(|z| ZoneSpec {
+            name: z.name.clone(),
+            file: z.file.clone(),
+            policy: Arc::new(ZonePolicy {
+                allow_query: z.allow_query.clone(),
+                allow_transfer: z.allow_transfer.clone(),
+                allow_update: z.allow_update.clone(),
+            }),
+            journal_max_size: z.journal_max_size,
+        })
+        .collect()
+}
+
+/// A running server: every listener bound.
+pub struct Server {
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    udp_threads: Vec<std::thread::JoinHandle<()>>,
+    control_path: std::path::PathBuf,
+    listening: Vec<SocketAddr>,
+}
+
+impl Server {
+    /// Loads the zones and binds every socket. Must run inside a tokio
+    /// runtime. Returns once all listeners are bound, so the caller can
+    /// announce readiness.
+    pub async fn start(config: &Config) -> anyhow::Result<Server> {
+        let (store, warnings) =
+            ZoneStore::open(zone_specs(config)).context("cannot load the zones")?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        for z in store.catalog().zones() {
+            tracing::info!(
+                "zone {}/IN: loaded serial {}",
+                z.zone.origin(),
+                z.zone.serial()
+            );
+        }
+        let shared = Arc::new(Shared {
+            store: Arc::new(store),
+            settings: Settings {
+                max_udp_payload: config.dns.max_udp_payload,
+            },
+            tcp_idle_timeout: config.dns.tcp_idle_timeout,
+            tcp_max_connections: config.dns.tcp_max_connections,
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = match config.dns.udp_workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let mut udp_threads = Vec::new();
+        let mut listening = Vec::new();
+        for addr in &config.dns.listen {
+            // Bind TCP first: with port 0 it picks the port UDP then shares.
+            let tcp = tcp::bind(*addr).with_context(|| format!("cannot listen on {addr}/tcp"))?;
+            let bound = tcp.local_addr()?;
+            udp_threads.extend(
+                udp::start(bound, workers, shared.clone(), stop.clone())
+                    .with_context(|| format!("cannot listen on {bound}/udp"))?,
+            );
+            tokio::spawn(tcp::serve(tcp, shared.clone()));
+            listening.push(bound);
+        }
+        let control_path = config.server.control_socket.clone();
+        let control = control::bind(&control_path)
+            .with_context(|| format!("cannot create control socket {}", control_path.display()))?;
+        tokio::spawn(control::serve(control, shared.clone()));
+        Ok(Server {
+            shared,
+            stop,
+            udp_threads,
+            control_path,
+            listening,
+        })
+    }
+
+    /// The line printed once every listener is bound.
+    pub fn ready_line(&self) -> String {
+        let addrs: Vec<String> = self.listening.iter().map(|a| a.to_string()).collect();
+        format!(
+            "tandem ready: dns on {} (udp+tcp), control {}",
+            addrs.join(" "),
+            self.control_path.display()
+        )
+    }
+
+    pub fn listening(&self) -> &[SocketAddr] {
+        &self.listening
+    }
+
+    /// Serves until SIGTERM or SIGINT; SIGHUP reloads the zone files.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => { tracing::info!("received SIGTERM, shutting down"); break; }
+                _ = int.recv() => { tracing::info!("received SIGINT, shutting down"); break; }
+                _ = hup.recv() => {
+                    tracing::info!("received SIGHUP, reloading zone files");
+                    let shared = self.shared.clone();
+                    let _ = tokio::task::spawn_blocking(move || shared.reload()).await;
+                }
+            }
+        }
+        self.shutdown();
+        Ok(())
+    }
+
+    /// Stops the listeners and removes the control socket.
+    pub fn shutdown(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.udp_threads {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.control_path);
+        tracing::info!("exiting");
+    }
+}

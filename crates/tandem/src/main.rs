@@ -1,3 +1,131 @@
-//! The `tandem` command.
+//! The `tandem` command: serve, check a configuration, reload a running
+//! server, import a BIND configuration.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tandem_config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Highly available DHCPv4 and DNS for a small network"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run in the foreground until SIGTERM or SIGINT; SIGHUP reloads zones.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate the configuration and every file it names.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Ask a running server to re-read its zone files.
+    Reload {
+        /// The server's configuration (to find its control socket).
+        #[arg(long, short, required_unless_present = "socket")]
+        config: Option<PathBuf>,
+        /// The control socket, if not taken from the configuration.
+        #[arg(long)]
+        socket: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::Check { config } => check(config),
+        Command::Reload { config, socket } => reload(config, socket),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tandem: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
+fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let config = Config::load(&path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let server = tandem_server::Server::start(&config).await?;
+        let line = server.ready_line();
+        tracing::info!("{line}");
+        // The readiness line goes to stdout, alone, for supervisors and tests.
+        println!("{line}");
+        server.run_until_signal().await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match tandem_zonestore::check(&tandem_server::zone_specs(&config)) {
+        Ok(warnings) => {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("{}: ok ({} zones)", path.display(), config.zones.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn reload(config: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let socket = match (socket, config) {
+        (Some(s), _) => s,
+        (None, Some(c)) => Config::load(&c)?.server.control_socket,
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let answer = tandem_server::control::request(&socket, "reload")
+        .with_context(|| format!("cannot reach the server at {}", socket.display()))?;
+    print!("{answer}");
+    let ok = answer.lines().last().is_some_and(|l| l.starts_with("ok"));
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

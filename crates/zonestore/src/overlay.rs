@@ -1,0 +1,192 @@
+//! The dynamic layer of a zone: what updates changed relative to the zone
+//! file, kept apart from the file so the file is never rewritten.
+//!
+//! The zone served is `file − deleted + added`, with the serial carried
+//! here. When the user edits the file and reloads, the overlay is applied
+//! to the new file text:
+//! - a dynamic record that the file now also holds is no longer dynamic;
+//! - a deletion of a file record the file no longer has is forgotten;
+//! - a dynamic record that conflicts with the file (a CNAME beside other
+//!   data, or other data beside a file CNAME) loses: the file wins, the
+//!   dynamic record is dropped and the drop is logged;
+//! - the serial becomes the file's serial if that is newer than the one
+//!   served, else the served serial plus one, so secondaries see a change.
+
+use std::collections::BTreeSet;
+
+use tandem_dns_wire::rdata::canonical;
+use tandem_dns_wire::{Name, Record, Rtype};
+use tandem_zone::{serial, Diff, Zone};
+
+/// A record's identity for set membership: owner (lower case), type,
+/// canonical rdata. TTL is not part of identity (RFC 2181 §5.2).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key(Name, u16, Vec<u8>);
+
+fn key(r: &Record) -> Key {
+    Key(
+        r.owner.to_lowercase(),
+        r.rtype.to_int(),
+        canonical(r.rtype, &r.rdata),
+    )
+}
+
+/// The net effect of every update since the zone file was first loaded.
+#[derive(Clone, Debug, Default)]
+pub struct Overlay {
+    /// Records added by updates that the file does not hold.
+    added: Vec<Record>,
+    /// File records removed by updates.
+    deleted: Vec<Record>,
+    /// The serial last served, if any update or reload set one.
+    pub serial: Option<u32>,
+}
+
+/// What merging an overlay into a freshly read file dropped.
+#[derive(Debug, Default)]
+pub struct MergeReport {
+    /// Dynamic records the file now contradicts.
+    pub dropped: Vec<(Record, String)>,
+}
+
+impl Overlay {
+    pub fn new() -> Overlay {
+        Overlay::default()
+    }
+
+    pub fn added(&self) -> &[Record] {
+        &self.added
+    }
+
+    pub fn deleted(&self) -> &[Record] {
+        &self.deleted
+    }
+
+    pub fn from_parts(added: Vec<Record>, deleted: Vec<Record>, serial: Option<u32>) -> Overlay {
+        Overlay {
+            added,
+            deleted,
+            serial,
+        }
+    }
+
+    /// True if updates changed nothing relative to the file.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.deleted.is_empty()
+    }
+
+    /// Folds one committed update into the overlay.
+    pub fn record(&mut self, diff: &Diff) {
+        for r in &diff.removed {
+            let k = key(r);
+            if let Some(i) = self.added.iter().position(|a| key(a) == k) {
+                self.added.swap_remove(i);
+            } else if !self.deleted.iter().any(|d| key(d) == k) {
+                self.deleted.push(r.clone());
+            }
+        }
+        for r in &diff.added {
+            let k = key(r);
+            if let Some(i) = self.deleted.iter().position(|d| key(d) == k) {
+                self.deleted.swap_remove(i);
+            } else if let Some(i) = self.added.iter().position(|a| key(a) == k) {
+                self.added[i] = r.clone();
+            } else {
+                self.added.push(r.clone());
+            }
+        }
+        self.serial = Some(diff.to_serial);
+    }
+
+    /// Builds the zone to serve from the file's zone, and prunes entries the
+    /// file made moot. `served` is the serial served before this merge.
+    pub fn merge(&mut self, file: &Zone, served: Option<u32>) -> (Zone, MergeReport) {
+        let mut zone = file.clone();
+        let mut report = MergeReport::default();
+        self.deleted.retain(|d| zone.remove(d).is_some());
+        let mut kept = Vec::new();
+        for r in std::mem::take(&mut self.added) {
+            if zone.rrset(&r.owner, r.rtype).is_some_and(|set| {
+                set.rdatas
+                    .iter()
+                    .any(|d| canonical(r.rtype, d) == canonical(r.rtype, &r.rdata))
+            }) && !self.deleted.iter().any(|d| key(d) == key(&r))
+            {
+                // The file now holds it: no longer dynamic.
+                continue;
+            }
+            if let Some(reason) = conflict(&zone, &r) {
+                report.dropped.push((r, reason));
+                continue;
+            }
+            zone.insert_keep_ttl(r.clone());
+            kept.push(r);
+        }
+        self.added = kept;
+        let file_serial = file.serial();
+        let target = match served.or(self.serial) {
+            None => file_serial,
+            Some(s) if serial::is_newer(file_serial, s) => file_serial,
+            Some(s) if self.is_empty() && s == file_serial => s,
+            Some(s) => serial::increment(s),
+        };
+        zone.set_serial(target);
+        self.serial = Some(target);
+        (zone, report)
+    }
+}
+
+/// Why a dynamic record cannot stand beside the file's records, if it can't.
+fn conflict(zone: &Zone, r: &Record) -> Option<String> {
+    let node = zone.node(&r.owner).unwrap_or(&[]);
+    if r.rtype == Rtype::CNAME {
+        if node
+            .iter()
+            .any(|s| !tandem_zone::zone::may_coexist_with_cname(s.rtype))
+        {
+            return Some(format!(
+                "{} CNAME conflicts with other data in the zone file",
+                r.owner
+            ));
+        }
+    } else if !tandem_zone::zone::may_coexist_with_cname(r.rtype)
+        && node.iter().any(|s| s.rtype == Rtype::CNAME)
+    {
+        return Some(format!(
+            "{} {} conflicts with a CNAME in the zone file",
+            r.owner, r.rtype
+        ));
+    }
+    if r.rtype == Rtype::SOA {
+        return Some("SOA comes from the zone file".into());
+    }
+    None
+}
+
+/// Set difference helper used by tests and by diffs between versions.
+pub fn zone_diff(old: &Zone, new: &Zone) -> Diff {
+    let a: BTreeSet<(Key, u32)> = old
+        .records()
+        .filter(|r| r.rtype != Rtype::SOA)
+        .map(|r| (key(&r), r.ttl))
+        .collect();
+    let b: BTreeSet<(Key, u32)> = new
+        .records()
+        .filter(|r| r.rtype != Rtype::SOA)
+        .map(|r| (key(&r), r.ttl))
+        .collect();
+    let removed = old
+        .records()
+        .filter(|r| r.rtype != Rtype::SOA && !b.contains(&(key(r), r.ttl)))
+        .collect();
+    let added = new
+        .records()
+        .filter(|r| r.rtype != Rtype::SOA && !a.contains(&(key(r), r.ttl)))
+        .collect();
+    Diff {
+        from_serial: old.serial(),
+        to_serial: new.serial(),
+        removed,
+        added,
+    }
+}
