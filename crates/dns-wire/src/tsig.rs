@@ -888,16 +888,16 @@ pub enum TsigFailure {
     FormErr(TsigError),
     /// Unknown key name or algorithm (§5.2.1).
     #[error("TSIG key unknown (BADKEY)")]
-    BadKey(ErrorReply),
+    BadKey(Box<ErrorReply>),
     /// The MAC did not verify (§5.2.2).
     #[error("TSIG MAC does not verify (BADSIG)")]
-    BadSig(ErrorReply),
+    BadSig(Box<ErrorReply>),
     /// The MAC verified but the time signed is outside the fudge (§5.2.3).
     #[error("TSIG time outside the fudge window (BADTIME)")]
-    BadTime(ErrorReply),
+    BadTime(Box<ErrorReply>),
     /// The MAC verified but is shorter than local policy accepts (§5.2.4).
     #[error("TSIG MAC truncated below local policy (BADTRUNC)")]
-    BadTrunc(ErrorReply),
+    BadTrunc(Box<ErrorReply>),
 }
 
 impl TsigFailure {
@@ -916,7 +916,7 @@ impl TsigFailure {
             TsigFailure::BadKey(r)
             | TsigFailure::BadSig(r)
             | TsigFailure::BadTime(r)
-            | TsigFailure::BadTrunc(r) => Some(r),
+            | TsigFailure::BadTrunc(r) => Some(&**r),
         }
     }
 
@@ -964,17 +964,17 @@ pub fn verify_request_with<K: KeyRing + ?Sized>(
         r.rd.known_algorithm()
             .and_then(|alg| keyring.find(r.key_name, alg));
     let Some(key) = key else {
-        return Err(TsigFailure::BadKey(ErrorReply::unsigned(
+        return Err(TsigFailure::BadKey(Box::new(ErrorReply::unsigned(
             r.key_name, &r.rd, BADKEY,
-        )));
+        ))));
     };
     // §5.2.2.1: MAC length, then §5.2.2: the MAC itself.
     check_mac_len(key.algorithm, &r.rd.mac).map_err(TsigFailure::FormErr)?;
     let full = r.mac(key, None, &[], false);
     if !mac_matches(&full, &r.rd.mac) {
-        return Err(TsigFailure::BadSig(ErrorReply::unsigned(
+        return Err(TsigFailure::BadSig(Box::new(ErrorReply::unsigned(
             r.key_name, &r.rd, BADSIG,
-        )));
+        ))));
     }
     let signed_error = |error: u16, other: Vec<u8>| ErrorReply {
         key_name: key.name.clone(),
@@ -987,14 +987,17 @@ pub fn verify_request_with<K: KeyRing + ?Sized>(
     };
     // §5.2.3: time, only once the MAC is known to be good.
     if !within_fudge(r.rd.time_signed, r.rd.fudge, now) {
-        return Err(TsigFailure::BadTime(signed_error(
+        return Err(TsigFailure::BadTime(Box::new(signed_error(
             BADTIME,
             u48_bytes(now).to_vec(),
-        )));
+        ))));
     }
     // §5.2.4: local truncation policy.
     if r.rd.mac.len() < policy.min_mac_len.min(key.algorithm.mac_len()) {
-        return Err(TsigFailure::BadTrunc(signed_error(BADTRUNC, Vec::new())));
+        return Err(TsigFailure::BadTrunc(Box::new(signed_error(
+            BADTRUNC,
+            Vec::new(),
+        ))));
     }
     Ok(Some(RequestContext {
         key: key.clone(),
