@@ -893,6 +893,9 @@ pub enum TsigFailure {
     #[error("TSIG MAC does not verify (BADSIG)")]
     BadSig(Box<ErrorReply>),
     /// The MAC verified but the time signed is outside the fudge (§5.2.3).
+    /// The reply is signed; its Time Signed and Fudge echo the request (as
+    /// BIND does, so the client's own clock does not matter) and its Other
+    /// Data holds the server's `now` as 48 bits.
     #[error("TSIG time outside the fudge window (BADTIME)")]
     BadTime(Box<ErrorReply>),
     /// The MAC verified but is shorter than local policy accepts (§5.2.4).
@@ -939,6 +942,14 @@ impl TsigFailure {
 /// `msg` is the message as received and `parsed` its parse. Returns
 /// `Ok(None)` for an unsigned message, and a context that signs the
 /// response for a good signature.
+///
+/// The checks run in the RFC's order: key name and algorithm (BADKEY),
+/// MAC length (FORMERR), MAC (BADSIG), time (BADTIME), then local
+/// truncation policy (BADTRUNC). On failure, answer with
+/// [`TsigFailure::rcode`] and add the TSIG record with
+/// [`TsigFailure::append_to`] once the response is otherwise finished.
+/// No replay cache is kept here: RFC 8945's SHOULD about remembering the
+/// last Time Signed per key is the caller's.
 pub fn verify_request<K: KeyRing + ?Sized>(
     msg: &[u8],
     parsed: &Message,
