@@ -398,7 +398,7 @@ pub struct Full;
 pub struct MessageWriter {
     buf: Vec<u8>,
     limit: usize,
-    /// Lower-cased name suffix → offset of its first occurrence.
+    /// Name suffix (exact case) → offset of its first occurrence.
     names: HashMap<Box<[u8]>, u16>,
     counts: [u16; 4],
     /// Bytes kept free at the end for the OPT record (and a TSIG).
@@ -463,7 +463,9 @@ impl MessageWriter {
         let mut pos = 0;
         while wire[pos] != 0 {
             let suffix = &wire[pos..];
-            let key: Box<[u8]> = suffix.to_ascii_lowercase().into();
+            // Case-sensitive, so every name keeps the case it was written
+            // with (a zone's owner names, a client's question), as BIND does.
+            let key: Box<[u8]> = suffix.into();
             if compress {
                 if let Some(&off) = self.names.get(&key) {
                     self.buf.extend_from_slice(&(0xc000 | off).to_be_bytes());

@@ -91,8 +91,8 @@ impl Zone {
         if let Some(ns) = self.find_cut(name, qtype) {
             return Step::Referral { ns };
         }
-        if let Some(sets) = self.node(name) {
-            return self.from_node(name, sets, qtype, full_any);
+        if let Some((owner, sets)) = self.node_entry(name) {
+            return self.from_node(owner, sets, qtype, full_any);
         }
         if self.name_exists(name) {
             return Step::NoData;

@@ -208,6 +208,14 @@ impl Zone {
         self.nodes.get(name).map(Vec::as_slice)
     }
 
+    /// The RRsets at `name` with the owner name as the zone spells it
+    /// (answers preserve the zone's case, as BIND's do).
+    pub fn node_entry(&self, name: &Name) -> Option<(&Name, &[RRset])> {
+        self.nodes
+            .get_key_value(name)
+            .map(|(k, v)| (k, v.as_slice()))
+    }
+
     /// The RRset of `rtype` at `name`.
     pub fn rrset(&self, name: &Name, rtype: Rtype) -> Option<&RRset> {
         self.nodes.get(name)?.iter().find(|s| s.rtype == rtype)

@@ -1,0 +1,118 @@
+//! Starting tandem for a test: a private directory with a config, the
+//! example zone files and state, and a free loopback port.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tandem_testkit::{free_port, Proc};
+
+pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+
+pub fn tandem_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tandem"))
+}
+
+/// A running tandem and the directory it lives in.
+pub struct Tandem {
+    pub proc: Proc,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// A test directory holding copies of the example zones and keys.
+pub fn test_dir() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for sub in ["zones", "keys"] {
+        let from = Path::new(EXAMPLES).join(sub);
+        let to = tmp.path().join(sub);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+    tmp
+}
+
+/// The example zones, served on `port`; `extra_dns` goes into `[dns]`,
+/// `zone_extra` into each `[[zone]]`.
+pub fn example_config(port: u16, extra_dns: &str, zone_extra: &str) -> String {
+    format!(
+        r#"
+[server]
+state-dir = "state"
+key-files = ["keys/dhcp-updater.key"]
+
+[dns]
+listen = ["127.0.0.1:{port}"]
+udp-workers = 2
+{extra_dns}
+
+[[zone]]
+name = "home"
+file = "zones/home.zone"
+allow-transfer = ["127.0.0.1"]
+allow-update = ["key DHCP_UPDATER"]
+{zone_extra}
+
+[[zone]]
+name = "0.168.192.in-addr.arpa"
+file = "zones/db.0.168.192.in-addr.arpa"
+allow-update = ["key DHCP_UPDATER"]
+{zone_extra}
+"#
+    )
+}
+
+impl Tandem {
+    /// Starts tandem on a fresh directory with the example zones.
+    pub fn start_example() -> Tandem {
+        Self::start_example_with("", "")
+    }
+
+    pub fn start_example_with(extra_dns: &str, zone_extra: &str) -> Tandem {
+        let tmp = test_dir();
+        let port = free_port();
+        let config = tmp.path().join("tandem.toml");
+        std::fs::write(&config, example_config(port, extra_dns, zone_extra)).unwrap();
+        let mut t = Self::start_in(tmp.path(), &config, port);
+        t._tmp = Some(tmp);
+        t
+    }
+
+    /// Starts tandem with an existing config that listens on `port`.
+    pub fn start_in(dir: &Path, config: &Path, port: u16) -> Tandem {
+        let mut cmd = Command::new(tandem_bin());
+        cmd.arg("serve").arg("--config").arg(config);
+        let proc = Proc::spawn("tandem", cmd, "tandem ready:");
+        Tandem {
+            proc,
+            port,
+            dir: dir.to_path_buf(),
+            config: config.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    /// Restarts the process on the same directory (after a kill).
+    pub fn restart(&mut self) {
+        self.proc.kill9();
+        let mut cmd = Command::new(tandem_bin());
+        cmd.arg("serve").arg("--config").arg(&self.config);
+        self.proc = Proc::spawn("tandem", cmd, "tandem ready:");
+    }
+
+    pub fn dig(&self, args: &[&str]) -> tandem_testkit::dns::DigResult {
+        tandem_testkit::dns::dig("127.0.0.1", self.port, args)
+    }
+
+    pub fn tandem(&self, args: &[&str]) -> (bool, String, String) {
+        let mut c = Command::new(tandem_bin());
+        c.args(args);
+        tandem_testkit::run(&mut c)
+    }
+}
