@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tandem_dns::{Acl, AclElement};
+use tandem_dns_wire::tsig::{Algorithm, Key};
 use tandem_dns_wire::Name;
 use toml::Spanned;
 
@@ -62,15 +63,25 @@ pub struct Dns {
     pub udp_workers: usize,
 }
 
-/// A TSIG key as configured. The algorithm name is checked when the key
-/// ring is built, which knows the supported algorithms.
+/// A TSIG key as configured.
 #[derive(Clone)]
 pub struct KeySpec {
     pub name: Name,
-    pub algorithm: String,
+    pub algorithm: Algorithm,
     pub secret: Vec<u8>,
     /// `file:line:col` where the key was defined, for error messages.
     pub defined_at: String,
+}
+
+impl KeySpec {
+    /// The key as the TSIG code uses it.
+    pub fn to_key(&self) -> Key {
+        Key {
+            name: self.name.clone(),
+            algorithm: self.algorithm,
+            secret: self.secret.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for KeySpec {

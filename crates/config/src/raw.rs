@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde::Deserialize;
 use tandem_dns::Acl;
+use tandem_dns_wire::tsig::Algorithm;
 use tandem_dns_wire::{Name, Rtype};
 use toml::Spanned;
 
@@ -165,9 +166,18 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
         if secret.is_empty() {
             return Err(at.at(&k.secret, format!("key {kname}: secret is empty")));
         }
+        let algorithm = k.algorithm.get_ref().parse::<Algorithm>().map_err(|_| {
+            at.at(
+                &k.algorithm,
+                format!(
+                    "key {kname}: unknown algorithm {:?} (hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512)",
+                    k.algorithm.get_ref()
+                ),
+            )
+        })?;
         keys.push(KeySpec {
             name: kname,
-            algorithm: k.algorithm.get_ref().to_ascii_lowercase(),
+            algorithm,
             secret,
             defined_at: at.place(&k.algorithm),
         });

@@ -10,6 +10,7 @@
 use std::net::IpAddr;
 
 use tandem_dns_wire::message::HEADER_LEN;
+use tandem_dns_wire::tsig::{self, Key, RequestContext};
 use tandem_dns_wire::{Class, Edns, Header, Message, MessageWriter, Opcode, Question, Rcode};
 use tandem_dns_wire::{Name, Record, Rtype, Section};
 use tandem_zone::Resolution;
@@ -29,12 +30,15 @@ pub struct Settings {
     /// Largest UDP response we send, whatever the client offers
     /// (1232 avoids IP fragmentation, per the DNS flag day 2020 advice).
     pub max_udp_payload: u16,
+    /// Every TSIG key the server knows.
+    pub keys: Vec<Key>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             max_udp_payload: 1232,
+            keys: Vec::new(),
         }
     }
 }
@@ -52,6 +56,26 @@ pub struct UpdateRequest {
     pub zone: Name,
     pub message: Message,
     pub source: Source,
+    /// Present if the update was signed and the signature verified; signs
+    /// the response.
+    pub tsig: Option<RequestContext>,
+}
+
+impl UpdateRequest {
+    /// The name of the key that signed the update, if any.
+    pub fn key_name(&self) -> Option<&Name> {
+        self.tsig.as_ref().map(|c| &c.key().name)
+    }
+
+    /// The response to this update with `rcode`, signed if it was signed.
+    pub fn response(&self, rcode: Rcode) -> Vec<u8> {
+        let m = &self.message;
+        let mut out = error_reply(&m.header, m.question(), None, rcode);
+        if let Some(ctx) = &self.tsig {
+            let _ = ctx.sign_response(&mut out);
+        }
+        out
+    }
 }
 
 /// A zone transfer request (AXFR/IXFR over TCP), for the transfer driver.
@@ -60,6 +84,7 @@ pub struct TransferRequest {
     pub zone: Name,
     pub message: Message,
     pub source: Source,
+    pub tsig: Option<RequestContext>,
 }
 
 /// What the shell should do with a request.
@@ -73,8 +98,15 @@ pub enum Outcome {
     Transfer(TransferRequest),
 }
 
-/// Answers one request.
-pub fn handle(catalog: &Catalog, settings: &Settings, bytes: &[u8], source: Source) -> Outcome {
+/// Answers one request; `now` is the time in seconds since the epoch (for
+/// TSIG).
+pub fn handle(
+    catalog: &Catalog,
+    settings: &Settings,
+    bytes: &[u8],
+    source: Source,
+    now: u64,
+) -> Outcome {
     if bytes.len() < HEADER_LEN {
         return Outcome::Drop;
     }
@@ -97,15 +129,44 @@ pub fn handle(catalog: &Catalog, settings: &Settings, bytes: &[u8], source: Sour
             return Outcome::Reply(badvers(&msg, settings));
         }
     }
-    match msg.header.opcode {
-        Opcode::QUERY => query(catalog, settings, msg, source, limit),
-        Opcode::UPDATE => update(catalog, settings, msg, source),
+    // RFC 8945 §5.2: a signed request is verified before anything else.
+    let tsig = match tsig::verify_request(bytes, &msg, &settings.keys[..], now) {
+        Ok(ctx) => ctx,
+        Err(failure) => {
+            tracing::warn!(
+                "client {}: request has invalid signature: {failure}",
+                source.addr
+            );
+            let edns = response_edns(&msg, settings);
+            let mut out = error_reply(&msg.header, msg.question(), edns.as_ref(), failure.rcode());
+            let _ = failure.append_to(&mut out);
+            return Outcome::Reply(out);
+        }
+    };
+    let outcome = match msg.header.opcode {
+        Opcode::QUERY => {
+            let limit = limit - tsig.as_ref().map_or(0, RequestContext::tsig_len);
+            query(catalog, settings, msg, source, limit, tsig.as_ref())
+        }
+        Opcode::UPDATE => return update(catalog, settings, msg, source, tsig),
         _ => Outcome::Reply(error_reply(
             &msg.header,
             msg.question(),
             response_edns(&msg, settings).as_ref(),
             Rcode::NOTIMP,
         )),
+    };
+    match (outcome, tsig) {
+        // A signed request gets a signed answer, whatever the answer is.
+        (Outcome::Reply(mut out), Some(ctx)) => {
+            let _ = ctx.sign_response(&mut out);
+            Outcome::Reply(out)
+        }
+        (Outcome::Transfer(mut t), ctx) => {
+            t.tsig = ctx;
+            Outcome::Transfer(t)
+        }
+        (other, _) => other,
     }
 }
 
@@ -174,7 +235,9 @@ fn query(
     msg: Message,
     source: Source,
     limit: usize,
+    tsig: Option<&RequestContext>,
 ) -> Outcome {
+    let key = tsig.map(|c| &c.key().name);
     let edns = response_edns(&msg, settings);
     let reply = |rcode| {
         Outcome::Reply(error_reply(
@@ -209,6 +272,7 @@ fn query(
                 zone: entry.zone.origin().clone(),
                 message: msg,
                 source,
+                tsig: None,
             });
         }
         Rtype::OPT | Rtype::TSIG | Rtype::TKEY => return reply(Rcode::FORMERR),
@@ -219,7 +283,7 @@ fn query(
         // Not ours; forwarding arrives with the resolver.
         return reply(Rcode::REFUSED);
     };
-    if !entry.policy.allow_query.allows(source.addr, None) {
+    if !entry.policy.allow_query.allows(source.addr, key) {
         return reply(Rcode::REFUSED);
     }
     let full_any = source.transport == Transport::Tcp;
@@ -269,29 +333,33 @@ fn push_all(w: &mut MessageWriter, section: Section, records: &[Record]) -> bool
     records.iter().all(|r| w.push(section, r).is_ok())
 }
 
-fn update(catalog: &Catalog, settings: &Settings, msg: Message, source: Source) -> Outcome {
+fn update(
+    catalog: &Catalog,
+    settings: &Settings,
+    msg: Message,
+    source: Source,
+    tsig: Option<RequestContext>,
+) -> Outcome {
     let edns = response_edns(&msg, settings);
+    let reply = |rcode| {
+        let mut out = error_reply(&msg.header, msg.question(), edns.as_ref(), rcode);
+        if let Some(ctx) = &tsig {
+            let _ = ctx.sign_response(&mut out);
+        }
+        Outcome::Reply(out)
+    };
     // RFC 2136 §3.1.1: exactly one zone, of type SOA.
     if msg.questions.len() != 1 || msg.questions[0].qtype != Rtype::SOA {
-        return Outcome::Reply(error_reply(
-            &msg.header,
-            msg.question(),
-            edns.as_ref(),
-            Rcode::FORMERR,
-        ));
+        return reply(Rcode::FORMERR);
     }
-    let zname = msg.questions[0].name.clone();
-    let Some(entry) = catalog.get(&zname) else {
-        return Outcome::Reply(error_reply(
-            &msg.header,
-            msg.question(),
-            edns.as_ref(),
-            Rcode::NOTAUTH,
-        ));
+    let Some(entry) = catalog.get(&msg.questions[0].name) else {
+        return reply(Rcode::NOTAUTH);
     };
+    let zone = entry.zone.origin().clone();
     Outcome::Update(UpdateRequest {
-        zone: entry.zone.origin().clone(),
+        zone,
         message: msg,
         source,
+        tsig,
     })
 }

@@ -10,13 +10,21 @@ use crate::query::{error_reply, TransferRequest};
 /// record always fits after it.
 const MESSAGE_LIMIT: usize = 16 * 1024;
 
-/// The response stream for a transfer request, as whole messages.
-/// `key` is the TSIG key that signed the request, if any.
-pub fn respond(
-    catalog: &Catalog,
-    req: &TransferRequest,
-    key: Option<&tandem_dns_wire::Name>,
-) -> Vec<Vec<u8>> {
+/// The response stream for a transfer request, as whole messages, each
+/// signed if the request was (RFC 8945 §5.3.1).
+pub fn respond(catalog: &Catalog, req: &TransferRequest, now: u64) -> Vec<Vec<u8>> {
+    let mut out = unsigned(catalog, req);
+    if let Some(ctx) = &req.tsig {
+        let mut signer = ctx.sequence_signer();
+        for m in &mut out {
+            let _ = signer.sign(m, now);
+        }
+    }
+    out
+}
+
+fn unsigned(catalog: &Catalog, req: &TransferRequest) -> Vec<Vec<u8>> {
+    let key = req.tsig.as_ref().map(|c| &c.key().name);
     let msg = &req.message;
     let q = &msg.questions[0];
     let Some(entry) = catalog.get(&req.zone) else {

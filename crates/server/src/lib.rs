@@ -37,24 +37,18 @@ impl Shared {
     /// Answers one request from the current zone snapshot.
     pub fn handle(&self, bytes: &[u8], source: Source) -> Outcome {
         let catalog = self.store.snapshot();
-        tandem_dns::handle(&catalog, &self.settings, bytes, source)
+        tandem_dns::handle(&catalog, &self.settings, bytes, source, unix_now())
     }
 
     /// Queues an update; `reply` runs once it is durable (or refused).
     pub fn submit_update(&self, req: query::UpdateRequest, reply: Reply) {
         // Updates arrive with the update engine and journal.
-        let m = &req.message;
-        reply(query::error_reply(
-            &m.header,
-            m.question(),
-            None,
-            Rcode::NOTIMP,
-        ));
+        reply(req.response(Rcode::NOTIMP));
     }
 
     /// The messages of an outgoing zone transfer.
     pub fn transfer(&self, req: &query::TransferRequest) -> Vec<Vec<u8>> {
-        tandem_dns::transfer::respond(&self.store.snapshot(), req, None)
+        tandem_dns::transfer::respond(&self.store.snapshot(), req, unix_now())
     }
 
     /// Re-reads the zone files; returns the control-socket answer.
@@ -110,6 +104,13 @@ impl Shared {
     }
 }
 
+/// Seconds since the epoch, for TSIG.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The zone store's view of the configured zones.
 pub fn zone_specs(config: &Config) -> Vec<ZoneSpec> {
     config
@@ -158,6 +159,7 @@ impl Server {
             store: Arc::new(store),
             settings: Settings {
                 max_udp_payload: config.dns.max_udp_payload,
+                keys: config.keys.iter().map(|k| k.to_key()).collect(),
             },
             tcp_idle_timeout: config.dns.tcp_idle_timeout,
             tcp_max_connections: config.dns.tcp_max_connections,
