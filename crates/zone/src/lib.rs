@@ -23,4 +23,8 @@ pub mod zone;
 
 pub use diff::Diff;
 pub use lookup::Resolution;
+pub use update::{
+    apply_update, AllowAll, Authorize, KeyList, MatchKind, PolicyRule, UpdateError, UpdateOutcome,
+    UpdatePolicy,
+};
 pub use zone::{RRset, Zone, ZoneError};
