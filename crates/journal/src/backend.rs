@@ -18,7 +18,10 @@ use std::path::Path;
 pub enum OpenMode {
     /// Open an existing file; fail with `NotFound` if there is none.
     Existing,
-    /// Create a new, empty file, replacing any file of that name.
+    /// Open the file, creating it empty if it does not exist.
+    Create,
+    /// Create a new, empty file, discarding the contents of any file of that
+    /// name.
     CreateTruncate,
 }
 
@@ -43,6 +46,10 @@ pub trait Backend: Send + Sync + Debug {
 pub trait StorageFile: Send + Debug {
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;
+    /// Whether the file has no bytes.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
     /// Reads up to `buf.len()` bytes at `offset`; returns the count read.
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes some prefix of `buf` at `offset`; returns the count written.
@@ -100,8 +107,14 @@ impl Backend for FileBackend {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
         let mut opts = OpenOptions::new();
         opts.read(true).write(true);
-        if mode == OpenMode::CreateTruncate {
-            opts.create(true).truncate(true);
+        match mode {
+            OpenMode::Existing => {}
+            OpenMode::Create => {
+                opts.create(true);
+            }
+            OpenMode::CreateTruncate => {
+                opts.create(true).truncate(true);
+            }
         }
         let file = opts.open(path)?;
         // A second daemon (or a second handle in this process) appending to the

@@ -14,6 +14,7 @@ pub mod backend;
 mod error;
 pub mod fault;
 pub mod format;
+mod journal;
 mod mem;
 mod recover;
 
@@ -21,5 +22,6 @@ pub use backend::{Backend, FileBackend, OpenMode, StorageFile};
 pub use error::JournalError;
 pub use fault::{FaultBackend, FaultCounters};
 pub use format::{FrameDefect, MAX_PAYLOAD_LEN};
+pub use journal::{Completion, Journal, Lsn, Options, Replay, RewriteReport, Stats};
 pub use mem::MemBackend;
 pub use recover::{Entry, RecoveryMode, TruncationReport};

@@ -98,9 +98,11 @@ impl Backend for MemBackend {
                 .get(path)
                 .cloned()
                 .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?,
-            OpenMode::CreateTruncate => match ns.live.get(path) {
+            OpenMode::Create | OpenMode::CreateTruncate => match ns.live.get(path) {
                 Some(inode) => {
-                    lock(inode).data.clear();
+                    if mode == OpenMode::CreateTruncate {
+                        lock(inode).data.clear();
+                    }
                     inode.clone()
                 }
                 None => {

@@ -72,7 +72,7 @@ pub(crate) fn scan(path: &Path, buf: &[u8], mode: RecoveryMode) -> Result<Scan, 
         if buf[..n] != MAGIC[..n] {
             return Err(bad_magic(path, buf));
         }
-        let truncated = (!buf.is_empty()).then(|| TruncationReport {
+        let truncated = (!buf.is_empty()).then_some(TruncationReport {
             offset: 0,
             bytes_dropped: buf.len() as u64,
             reason: FrameDefect::TornHeader {
