@@ -18,27 +18,27 @@ const CORPUS: &[(&str, &str)] = &[
     ("nas.home", "A"),
     ("nas.home", "AAAA"),
     ("nas.home", "SSHFP"),
-    ("NaS.HoMe", "A"),                 // case-insensitive, case-preserving
-    ("www.home", "A"),                 // CNAME → A inside the zone
-    ("media.home", "A"),               // CNAME chain of two
+    ("NaS.HoMe", "A"),   // case-insensitive, case-preserving
+    ("www.home", "A"),   // CNAME → A inside the zone
+    ("media.home", "A"), // CNAME chain of two
     ("www.home", "CNAME"),
-    ("nas.home", "MX"),                // NODATA
-    ("nothere.home", "A"),             // NXDOMAIN
-    ("deeper.nothere.home", "TXT"),    // NXDOMAIN below nothing
-    ("x.lab.home", "A"),               // wildcard
-    ("a.b.lab.home", "A"),             // wildcard, several labels
-    ("x.lab.home", "MX"),              // wildcard NODATA
-    ("lab.home", "A"),                 // empty non-terminal: NODATA
-    ("dev.home", "A"),                 // referral with glue
-    ("host.dev.home", "A"),            // referral below the cut
-    ("ns.dev.home", "A"),              // glue name itself: referral
-    ("_ipp._tcp.home", "SRV"),         // SRV with additional target address
-    ("_tcp.home", "SRV"),              // empty non-terminal
-    ("printer.home", "A"),             // TTL of its own
+    ("nas.home", "MX"),             // NODATA
+    ("nothere.home", "A"),          // NXDOMAIN
+    ("deeper.nothere.home", "TXT"), // NXDOMAIN below nothing
+    ("x.lab.home", "A"),            // wildcard
+    ("a.b.lab.home", "A"),          // wildcard, several labels
+    ("x.lab.home", "MX"),           // wildcard NODATA
+    ("lab.home", "A"),              // empty non-terminal: NODATA
+    ("dev.home", "A"),              // referral with glue
+    ("host.dev.home", "A"),         // referral below the cut
+    ("ns.dev.home", "A"),           // glue name itself: referral
+    ("_ipp._tcp.home", "SRV"),      // SRV with additional target address
+    ("_tcp.home", "SRV"),           // empty non-terminal
+    ("printer.home", "A"),          // TTL of its own
     ("10.0.168.192.in-addr.arpa", "PTR"),
     ("99.0.168.192.in-addr.arpa", "PTR"),
     ("0.168.192.in-addr.arpa", "NS"),
-    ("example.com", "A"),              // not ours: REFUSED
+    ("example.com", "A"), // not ours: REFUSED
 ];
 
 #[test]
@@ -62,13 +62,33 @@ fn answers_match_bind_over_udp_and_tcp() {
         for (name, rtype) in CORPUS {
             let ours = tandem.dig(&[transport, name, rtype]);
             let theirs = dig("127.0.0.1", named.port, &[transport, name, rtype]);
-            assert!(!theirs.status.is_empty(), "named gave no answer:\n{}", theirs.raw);
+            assert!(
+                !theirs.status.is_empty(),
+                "named gave no answer:\n{}",
+                theirs.raw
+            );
             let what = format!("{name} {rtype} {transport}");
-            assert_eq!(ours.status, theirs.status, "status for {what}:\n{}\n{}", ours.raw, theirs.raw);
+            assert_eq!(
+                ours.status, theirs.status,
+                "status for {what}:\n{}\n{}",
+                ours.raw, theirs.raw
+            );
             assert_eq!(ours.has_flag("aa"), theirs.has_flag("aa"), "AA for {what}");
-            assert_eq!(ours.answer, theirs.answer, "answer for {what}:\n{}\n{}", ours.raw, theirs.raw);
-            assert_eq!(ours.authority, theirs.authority, "authority for {what}:\n{}\n{}", ours.raw, theirs.raw);
-            assert_eq!(ours.additional, theirs.additional, "additional for {what}:\n{}\n{}", ours.raw, theirs.raw);
+            assert_eq!(
+                ours.answer, theirs.answer,
+                "answer for {what}:\n{}\n{}",
+                ours.raw, theirs.raw
+            );
+            assert_eq!(
+                ours.authority, theirs.authority,
+                "authority for {what}:\n{}\n{}",
+                ours.raw, theirs.raw
+            );
+            assert_eq!(
+                ours.additional, theirs.additional,
+                "additional for {what}:\n{}\n{}",
+                ours.raw, theirs.raw
+            );
             compared += 1;
         }
     }
@@ -104,9 +124,22 @@ fn kdig_gets_the_same_answer() {
     let t = Tandem::start_example();
     for proto in ["+notcp", "+tcp"] {
         let mut c = std::process::Command::new("kdig");
-        c.args(["@127.0.0.1", "-p", &t.port.to_string(), proto, "+norec", "+short", "www.home", "A"]);
+        c.args([
+            "@127.0.0.1",
+            "-p",
+            &t.port.to_string(),
+            proto,
+            "+norec",
+            "+short",
+            "www.home",
+            "A",
+        ]);
         let (ok, out, err) = tandem_testkit::run(&mut c);
         assert!(ok, "{err}");
-        assert_eq!(out.lines().collect::<Vec<_>>(), vec!["nas.home.", "192.168.0.10"], "{proto}");
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            vec!["nas.home.", "192.168.0.10"],
+            "{proto}"
+        );
     }
 }

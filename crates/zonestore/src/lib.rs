@@ -170,8 +170,8 @@ impl ZoneStore {
                 continue;
             }
             report.warnings.extend(warnings);
-            let served = catalog.get(name).map(|e| e.zone.serial());
-            let (zone, merge) = state.overlay.merge(&file_zone, served);
+            let served = catalog.get(name).map(|e| e.zone.clone());
+            let (zone, merge) = state.overlay.merge(&file_zone, served.as_deref());
             for (r, why) in merge.dropped {
                 report.warnings.push(format!(
                     "zone {name}: dropped dynamic record {} {}: {why}",

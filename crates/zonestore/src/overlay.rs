@@ -99,19 +99,19 @@ impl Overlay {
     }
 
     /// Builds the zone to serve from the file's zone, and prunes entries the
-    /// file made moot. `served` is the serial served before this merge.
-    pub fn merge(&mut self, file: &Zone, served: Option<u32>) -> (Zone, MergeReport) {
+    /// file made moot. `served` is the version served before this merge.
+    pub fn merge(&mut self, file: &Zone, served: Option<&Zone>) -> (Zone, MergeReport) {
         let mut zone = file.clone();
         let mut report = MergeReport::default();
         self.deleted.retain(|d| zone.remove(d).is_some());
         let mut kept = Vec::new();
         for r in std::mem::take(&mut self.added) {
-            if zone.rrset(&r.owner, r.rtype).is_some_and(|set| {
+            let in_file = zone.rrset(&r.owner, r.rtype).is_some_and(|set| {
                 set.rdatas
                     .iter()
                     .any(|d| canonical(r.rtype, d) == canonical(r.rtype, &r.rdata))
-            }) && !self.deleted.iter().any(|d| key(d) == key(&r))
-            {
+            });
+            if in_file {
                 // The file now holds it: no longer dynamic.
                 continue;
             }
@@ -124,15 +124,38 @@ impl Overlay {
         }
         self.added = kept;
         let file_serial = file.serial();
-        let target = match served.or(self.serial) {
-            None => file_serial,
-            Some(s) if serial::is_newer(file_serial, s) => file_serial,
-            Some(s) if self.is_empty() && s == file_serial => s,
-            Some(s) => serial::increment(s),
+        let target = match served {
+            None => match self.serial {
+                Some(s) if !serial::is_newer(file_serial, s) => s,
+                _ => file_serial,
+            },
+            Some(old) => {
+                let s = old.serial();
+                if serial::is_newer(file_serial, s) {
+                    file_serial
+                } else {
+                    let mut probe = zone.clone();
+                    probe.set_serial(s);
+                    if zone_diff(old, &probe).is_empty() && same_soa(old, &probe) {
+                        s
+                    } else {
+                        // Content changed without a newer file serial: bump,
+                        // so secondaries and caches see the change.
+                        serial::increment(s)
+                    }
+                }
+            }
         };
         zone.set_serial(target);
         self.serial = Some(target);
         (zone, report)
+    }
+}
+
+fn same_soa(a: &Zone, b: &Zone) -> bool {
+    match (a.soa_record(), b.soa_record()) {
+        (Some(x), Some(y)) => x.ttl == y.ttl && x.rdata == y.rdata,
+        _ => false,
     }
 }
 

@@ -75,13 +75,35 @@ impl Tandem {
     }
 
     pub fn start_example_with(extra_dns: &str, zone_extra: &str) -> Tandem {
+        Self::start_prepared(extra_dns, zone_extra, |_| {})
+    }
+
+    /// Like [`start_example_with`], letting `prepare` change the test
+    /// directory (zone files, keys) before the server starts.
+    pub fn start_prepared(
+        extra_dns: &str,
+        zone_extra: &str,
+        prepare: impl FnOnce(&Path),
+    ) -> Tandem {
         let tmp = test_dir();
         let port = free_port();
         let config = tmp.path().join("tandem.toml");
         std::fs::write(&config, example_config(port, extra_dns, zone_extra)).unwrap();
+        prepare(tmp.path());
         let mut t = Self::start_in(tmp.path(), &config, port);
         t._tmp = Some(tmp);
         t
+    }
+
+    pub fn zone_file(&self) -> PathBuf {
+        self.dir.join("zones/home.zone")
+    }
+
+    /// Appends lines to the home zone file.
+    pub fn append_zone(&self, text: &str) {
+        let mut s = std::fs::read_to_string(self.zone_file()).unwrap();
+        s.push_str(text);
+        std::fs::write(self.zone_file(), s).unwrap();
     }
 
     /// Starts tandem with an existing config that listens on `port`.
