@@ -301,8 +301,12 @@ impl Journal {
                 // cannot resurrect the old tail between new frames.
                 file.set_len(scan.valid_end)
                     .map_err(|e| io_err("truncate", e))?;
-                file.sync_data().map_err(|e| io_err("fdatasync", e))?;
             }
+            // Sync even when nothing changed: after a process crash the file
+            // may hold written-but-unsynced frames from the page cache. The
+            // caller is about to act on them, so they must not be able to
+            // vanish in a later power loss.
+            file.sync_data().map_err(|e| io_err("fdatasync", e))?;
             scan.valid_end
         };
 
