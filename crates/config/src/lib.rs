@@ -94,18 +94,6 @@ impl std::fmt::Debug for KeySpec {
     }
 }
 
-/// One `update-policy` rule, like BIND's `grant KEY MATCH NAME TYPES`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyRuleSpec {
-    pub grant: bool,
-    pub key: Name,
-    /// One of zonesub, subdomain, name, wildcard, self.
-    pub kind: String,
-    pub name: Option<Name>,
-    /// Type mnemonics; empty means every type an update may touch.
-    pub types: Vec<tandem_dns_wire::Rtype>,
-}
-
 /// One authoritative zone.
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
@@ -114,7 +102,7 @@ pub struct ZoneConfig {
     pub allow_query: Acl,
     pub allow_transfer: Acl,
     pub allow_update: Acl,
-    pub update_policy: Option<Vec<PolicyRuleSpec>>,
+    pub update_policy: Option<tandem_zone::UpdatePolicy>,
     pub also_notify: Vec<SocketAddr>,
     /// The journal is compacted when it grows past this many bytes.
     pub journal_max_size: u64,

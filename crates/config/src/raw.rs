@@ -11,7 +11,9 @@ use tandem_dns_wire::tsig::Algorithm;
 use tandem_dns_wire::{Name, Rtype};
 use toml::Spanned;
 
-use crate::{Config, ConfigError, Dns, KeySpec, Locator, PolicyRuleSpec, Server, ZoneConfig};
+use tandem_zone::{MatchKind, PolicyRule, UpdatePolicy};
+
+use crate::{Config, ConfigError, Dns, KeySpec, Locator, Server, ZoneConfig};
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -203,12 +205,12 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
         }
         let update_policy = match &z.update_policy {
             None => None,
-            Some(rules) => Some(
-                rules
+            Some(rules) => Some(UpdatePolicy {
+                rules: rules
                     .iter()
                     .map(|r| rule(at, r, &zname))
                     .collect::<Result<Vec<_>, _>>()?,
-            ),
+            }),
         };
         zones.push(ZoneConfig {
             file: at.resolve(&z.file),
@@ -234,11 +236,7 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
     })
 }
 
-fn rule(
-    at: &Locator<'_>,
-    r: &Spanned<RawRule>,
-    zone: &Name,
-) -> Result<PolicyRuleSpec, ConfigError> {
+fn rule(at: &Locator<'_>, r: &Spanned<RawRule>, zone: &Name) -> Result<PolicyRule, ConfigError> {
     let rr = r.get_ref();
     let (grant, key) = match (&rr.grant, &rr.deny) {
         (Some(k), None) => (true, k),
@@ -248,16 +246,22 @@ fn rule(
     let key: Name = key
         .parse()
         .map_err(|e| at.at(r, format!("bad key name {key:?}: {e}")))?;
-    if !MATCH_KINDS.contains(&rr.kind.as_str()) {
-        return Err(at.at(
-            r,
-            format!(
-                "match must be one of {}, not {:?}",
-                MATCH_KINDS.join(", "),
-                rr.kind
-            ),
-        ));
-    }
+    let kind = match rr.kind.as_str() {
+        "zonesub" => MatchKind::ZoneSub,
+        "subdomain" => MatchKind::Subdomain,
+        "name" => MatchKind::Name,
+        "wildcard" => MatchKind::Wildcard,
+        "self" => MatchKind::SelfName,
+        other => {
+            return Err(at.at(
+                r,
+                format!(
+                    "match must be one of {}, not {other:?}",
+                    MATCH_KINDS.join(", ")
+                ),
+            ))
+        }
+    };
     let needs_name = matches!(rr.kind.as_str(), "subdomain" | "name" | "wildcard");
     let name = match (&rr.name, needs_name) {
         (Some(n), true) => {
@@ -275,22 +279,15 @@ fn rule(
         .types
         .iter()
         .map(|t| {
-            if t.eq_ignore_ascii_case("ANY") {
-                return Ok(None);
-            }
             t.to_ascii_uppercase()
                 .parse::<Rtype>()
-                .map(Some)
                 .map_err(|_| at.at(r, format!("unknown record type {t:?}")))
         })
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-    Ok(PolicyRuleSpec {
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PolicyRule {
         grant,
         key: key.to_lowercase(),
-        kind: rr.kind.clone(),
+        kind,
         name,
         types,
     })

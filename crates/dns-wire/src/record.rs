@@ -9,9 +9,9 @@ use crate::name::Name;
 use crate::rdata;
 
 /// One resource record. `rdata` is uncompressed wire format, so records
-/// compare equal by value (RFC 2136 §1.1.1: owner, type, class and data;
-/// the TTL is not part of a record's identity).
-#[derive(Clone, Debug)]
+/// compare by value. `==` compares every field, TTL included; RFC 2136
+/// identity (owner, type, class and data, not TTL) is [`Record::same_rr`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     pub owner: Name,
     pub rtype: Rtype,

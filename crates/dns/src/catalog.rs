@@ -18,6 +18,9 @@ pub struct ZonePolicy {
     pub allow_transfer: Acl,
     /// Address match list for updates (BIND's `allow-update`).
     pub allow_update: Acl,
+    /// Fine-grained rules for signed updates (BIND's `update-policy`);
+    /// when present it replaces `allow_update`.
+    pub update_policy: Option<tandem_zone::UpdatePolicy>,
 }
 
 impl Default for ZonePolicy {
@@ -26,6 +29,7 @@ impl Default for ZonePolicy {
             allow_query: Acl::any(),
             allow_transfer: Acl::none(),
             allow_update: Acl::none(),
+            update_policy: None,
         }
     }
 }

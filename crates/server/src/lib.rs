@@ -19,7 +19,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tandem_config::Config;
 use tandem_dns::{query, Outcome, Settings, Source, ZonePolicy};
-use tandem_dns_wire::Rcode;
 use tandem_zonestore::{ZoneSpec, ZoneStore};
 
 /// A reply callback for work that finishes later (an update waits for disk).
@@ -42,8 +41,7 @@ impl Shared {
 
     /// Queues an update; `reply` runs once it is durable (or refused).
     pub fn submit_update(&self, req: query::UpdateRequest, reply: Reply) {
-        // Updates arrive with the update engine and journal.
-        reply(req.response(Rcode::NOTIMP));
+        self.store.submit_update(req, reply);
     }
 
     /// The messages of an outgoing zone transfer.
@@ -123,6 +121,7 @@ pub fn zone_specs(config: &Config) -> Vec<ZoneSpec> {
                 allow_query: z.allow_query.clone(),
                 allow_transfer: z.allow_transfer.clone(),
                 allow_update: z.allow_update.clone(),
+                update_policy: z.update_policy.clone(),
             }),
             journal_max_size: z.journal_max_size,
         })
@@ -143,8 +142,8 @@ impl Server {
     /// runtime. Returns once all listeners are bound, so the caller can
     /// announce readiness.
     pub async fn start(config: &Config) -> anyhow::Result<Server> {
-        let (store, warnings) =
-            ZoneStore::open(zone_specs(config)).context("cannot load the zones")?;
+        let (store, warnings) = ZoneStore::open(zone_specs(config), &config.server.state_dir)
+            .context("cannot load the zones")?;
         for w in warnings {
             tracing::warn!("{w}");
         }
@@ -156,7 +155,7 @@ impl Server {
             );
         }
         let shared = Arc::new(Shared {
-            store: Arc::new(store),
+            store,
             settings: Settings {
                 max_udp_payload: config.dns.max_udp_payload,
                 keys: config.keys.iter().map(|k| k.to_key()).collect(),
@@ -205,6 +204,10 @@ impl Server {
         )
     }
 
+    fn store_close(&self) {
+        self.shared.store.close();
+    }
+
     pub fn listening(&self) -> &[SocketAddr] {
         &self.listening
     }
@@ -232,6 +235,7 @@ impl Server {
 
     /// Stops the listeners and removes the control socket.
     pub fn shutdown(self) {
+        self.store_close();
         self.stop.store(true, Ordering::Relaxed);
         for t in self.udp_threads {
             let _ = t.join();

@@ -7,20 +7,35 @@
 //! without locks; loads, reloads and updates build a new snapshot and swap
 //! it in whole. A broken zone file leaves that zone at its last good
 //! version.
+//!
+//! Updates go through one writer thread ([`writer`]): it takes every update
+//! waiting, applies them in order, appends their diffs to the zones'
+//! journals, waits for one `fdatasync` per journal, and only then publishes
+//! the new snapshot and sends the NOERRORs. So concurrent updates share a
+//! sync (group commit), no reader ever sees data that is not yet durable,
+//! and nothing is acknowledged that a `kill -9` could lose.
 
+pub mod codec;
 pub mod overlay;
+mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use arc_swap::ArcSwap;
+use tandem_dns::query::UpdateRequest;
 use tandem_dns::{Catalog, ZoneEntry, ZonePolicy};
 use tandem_dns_wire::Name;
+use tandem_journal::{Journal, JournalError, Options};
 use tandem_zone::file::{load, ZoneFileError};
 use tandem_zone::Zone;
 
+use crate::codec::{DecodeError, KIND_CHECKPOINT, KIND_DIFF};
 use crate::overlay::Overlay;
+
+/// Called with the response once an update is durable or refused.
+pub type Reply = Box<dyn FnOnce(Vec<u8>) + Send>;
 
 /// What the store needs to know about one configured zone.
 #[derive(Clone, Debug)]
@@ -38,6 +53,10 @@ pub enum StoreError {
     ZoneFile(#[from] ZoneFileError),
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error("{0}")]
+    Journal(#[from] JournalError),
+    #[error("journal {path}: {source}")]
+    Decode { path: PathBuf, source: DecodeError },
 }
 
 /// What a reload did, zone by zone.
@@ -53,21 +72,23 @@ pub struct ReloadReport {
     pub warnings: Vec<String>,
 }
 
-struct ZoneState {
-    spec: ZoneSpec,
+pub(crate) struct ZoneState {
+    pub(crate) spec: ZoneSpec,
     /// The zone file's text as last loaded, to skip unchanged files.
     file_text: Option<String>,
-    overlay: Overlay,
+    pub(crate) overlay: Overlay,
+    pub(crate) journal: Journal,
 }
 
-struct Inner {
-    zones: HashMap<Name, ZoneState>,
+pub(crate) struct Inner {
+    pub(crate) zones: HashMap<Name, ZoneState>,
 }
 
-/// The served zones. Cheap to share (`Arc`); readers call [`ZoneStore::catalog`].
+/// The served zones. Share it with `Arc`; readers call [`ZoneStore::snapshot`].
 pub struct ZoneStore {
-    catalog: ArcSwap<Catalog>,
-    inner: Mutex<Inner>,
+    pub(crate) catalog: ArcSwap<Catalog>,
+    pub(crate) inner: Mutex<Inner>,
+    updates: Mutex<Option<mpsc::Sender<(UpdateRequest, Reply)>>>,
 }
 
 /// Reads a zone file and checks it, through the file system.
@@ -100,23 +121,83 @@ pub fn check(specs: &[ZoneSpec]) -> Result<Vec<String>, Vec<ZoneFileError>> {
     }
 }
 
+/// The journal file of a zone: its name in presentation form, made safe.
+pub fn journal_path(state_dir: &Path, origin: &Name) -> PathBuf {
+    let text = origin.to_string();
+    let text = text.trim_end_matches('.');
+    let safe: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = if safe.is_empty() {
+        "root".to_string()
+    } else {
+        safe
+    };
+    state_dir.join("zones").join(format!("{safe}.jnl"))
+}
+
+/// Rebuilds the overlay from a journal's entries.
+fn replay(path: &Path, entries: &[tandem_journal::Entry]) -> Result<Overlay, StoreError> {
+    let decode = |e: DecodeError| StoreError::Decode {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut overlay = Overlay::new();
+    for e in entries {
+        match e.kind {
+            KIND_DIFF => overlay.record(&codec::decode_diff(&e.payload).map_err(decode)?),
+            KIND_CHECKPOINT => overlay = codec::decode_checkpoint(&e.payload).map_err(decode)?,
+            _ => return Err(decode(DecodeError("unknown entry kind"))),
+        }
+    }
+    Ok(overlay)
+}
+
 impl ZoneStore {
-    /// Loads every zone. Any broken zone file stops the start: a server that
-    /// silently serves fewer zones than configured is worse than one that
-    /// refuses to start and says why.
-    pub fn open(specs: Vec<ZoneSpec>) -> Result<(ZoneStore, Vec<String>), StoreError> {
+    /// Loads every zone and its journal under `state_dir`. Any broken zone
+    /// file or damaged journal stops the start: a server that silently
+    /// serves less than it acknowledged is worse than one that refuses to
+    /// start and says why.
+    pub fn open(
+        specs: Vec<ZoneSpec>,
+        state_dir: &Path,
+    ) -> Result<(Arc<ZoneStore>, Vec<String>), StoreError> {
         let mut catalog = Catalog::new();
         let mut zones = HashMap::new();
         let mut warnings = Vec::new();
         for spec in specs {
             let (file_zone, w, text) = load_file(&spec.name, &spec.file)?;
             warnings.extend(w);
-            let mut overlay = Overlay::new();
+            let jpath = journal_path(state_dir, &spec.name);
+            if let Some(dir) = jpath.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+                    path: dir.to_path_buf(),
+                    message: format!("cannot create directory: {e}"),
+                })?;
+            }
+            let (journal, found) = Journal::open(&jpath, Options::default())?;
+            if let Some(t) = &found.truncated {
+                warnings.push(format!(
+                    "journal {}: torn tail at offset {} ({:?}): dropped {} bytes of an update that was never acknowledged",
+                    jpath.display(),
+                    t.offset,
+                    t.reason,
+                    t.bytes_dropped
+                ));
+            }
+            let mut overlay = replay(&jpath, &found.entries)?;
             let (zone, report) = overlay.merge(&file_zone, None);
             for (r, why) in report.dropped {
                 warnings.push(format!(
-                    "zone {}: dropped dynamic record {r:?}: {why}",
-                    spec.name
+                    "zone {}: dropped dynamic record {} {}: {why}",
+                    spec.name, r.owner, r.rtype
                 ));
             }
             catalog.insert(ZoneEntry {
@@ -129,16 +210,25 @@ impl ZoneStore {
                     spec,
                     file_text: Some(text),
                     overlay,
+                    journal,
                 },
             );
         }
-        Ok((
-            ZoneStore {
-                catalog: ArcSwap::from_pointee(catalog),
-                inner: Mutex::new(Inner { zones }),
-            },
-            warnings,
-        ))
+        let (tx, rx) = mpsc::channel();
+        let store = Arc::new(ZoneStore {
+            catalog: ArcSwap::from_pointee(catalog),
+            inner: Mutex::new(Inner { zones }),
+            updates: Mutex::new(Some(tx)),
+        });
+        let weak = Arc::downgrade(&store);
+        std::thread::Builder::new()
+            .name("zone-writer".into())
+            .spawn(move || writer::run(weak, rx))
+            .map_err(|e| StoreError::Io {
+                path: state_dir.to_path_buf(),
+                message: format!("cannot start the zone writer: {e}"),
+            })?;
+        Ok((store, warnings))
     }
 
     /// The current snapshot of every zone.
@@ -149,6 +239,32 @@ impl ZoneStore {
     /// A cheap borrow of the current snapshot for one request.
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<Catalog>> {
         self.catalog.load()
+    }
+
+    /// Queues an update; `reply` runs with the response once the change is
+    /// on disk, or at once if it is refused.
+    pub fn submit_update(&self, req: UpdateRequest, reply: Reply) {
+        let tx = self
+            .updates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match tx {
+            Some(tx) => {
+                if let Err(mpsc::SendError((req, reply))) = tx.send((req, reply)) {
+                    reply(req.response(tandem_dns_wire::Rcode::SERVFAIL));
+                }
+            }
+            None => reply(req.response(tandem_dns_wire::Rcode::SERVFAIL)),
+        }
+    }
+
+    /// Stops taking updates; those already queued are still committed.
+    pub fn close(&self) {
+        self.updates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 
     /// Re-reads every zone file. A zone whose file fails to load keeps
@@ -171,7 +287,21 @@ impl ZoneStore {
             }
             report.warnings.extend(warnings);
             let served = catalog.get(name).map(|e| e.zone.clone());
+            let before = state.overlay.clone();
             let (zone, merge) = state.overlay.merge(&file_zone, served.as_deref());
+            // The served serial must survive a restart, or it could go
+            // backwards; a merge may also have pruned the overlay.
+            let persisted = state.journal.compact(
+                KIND_CHECKPOINT,
+                vec![codec::encode_checkpoint(&state.overlay)],
+            );
+            if let Err(e) = persisted {
+                state.overlay = before;
+                report
+                    .failed
+                    .push((name.clone(), format!("cannot write the journal: {e}")));
+                continue;
+            }
             for (r, why) in merge.dropped {
                 report.warnings.push(format!(
                     "zone {name}: dropped dynamic record {} {}: {why}",

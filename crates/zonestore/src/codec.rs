@@ -1,0 +1,209 @@
+//! The journal's payloads: a zone diff (one committed update) and a
+//! checkpoint (the whole overlay with the served serial, written by
+//! compaction and by reloads).
+//!
+//! Records are stored in uncompressed wire form: owner name, type, class,
+//! TTL, rdata length and rdata, so a payload is independent of any message.
+//! Integers are big-endian, as in DNS.
+
+use bytes::Bytes;
+use tandem_dns_wire::{Class, Name, Record, Rtype};
+use tandem_zone::Diff;
+
+use crate::overlay::Overlay;
+
+/// Journal entry kinds.
+pub const KIND_DIFF: u16 = 1;
+pub const KIND_CHECKPOINT: u16 = 2;
+
+/// A payload that does not decode: the journal's checksum passed, so this
+/// means a bug or a journal written by an incompatible version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("undecodable journal payload: {0}")]
+pub struct DecodeError(pub &'static str);
+
+fn put_records(out: &mut Vec<u8>, records: &[Record]) {
+    out.extend_from_slice(&(records.len() as u32).to_be_bytes());
+    for r in records {
+        out.extend_from_slice(r.owner.as_wire());
+        out.extend_from_slice(&r.rtype.to_int().to_be_bytes());
+        out.extend_from_slice(&r.class.to_int().to_be_bytes());
+        out.extend_from_slice(&r.ttl.to_be_bytes());
+        out.extend_from_slice(&(r.rdata.len() as u16).to_be_bytes());
+        out.extend_from_slice(&r.rdata);
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(DecodeError("length overflow"))?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or(DecodeError("truncated"))?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn name(&mut self) -> Result<Name, DecodeError> {
+        let start = self.pos;
+        loop {
+            let len = self.take(1)?[0] as usize;
+            if len == 0 {
+                break;
+            }
+            if len > 63 {
+                return Err(DecodeError("bad label"));
+            }
+            self.take(len)?;
+        }
+        Name::from_wire(Bytes::copy_from_slice(&self.buf[start..self.pos]))
+            .map_err(|_| DecodeError("bad name"))
+    }
+
+    fn records(&mut self) -> Result<Vec<Record>, DecodeError> {
+        let n = self.u32()? as usize;
+        // Each record takes at least 11 bytes: refuse absurd counts early.
+        if n > (self.buf.len() - self.pos) / 11 {
+            return Err(DecodeError("record count exceeds payload"));
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let owner = self.name()?;
+            let rtype = Rtype::from_int(self.u16()?);
+            let class = Class::from_int(self.u16()?);
+            let ttl = self.u32()?;
+            let len = self.u16()? as usize;
+            let rdata = Bytes::copy_from_slice(self.take(len)?);
+            out.push(Record::new(owner, rtype, class, ttl, rdata));
+        }
+        Ok(out)
+    }
+
+    fn end(&self) -> Result<(), DecodeError> {
+        if self.pos == self.buf.len() {
+            Ok(())
+        } else {
+            Err(DecodeError("trailing bytes"))
+        }
+    }
+}
+
+pub fn encode_diff(d: &Diff) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&d.from_serial.to_be_bytes());
+    out.extend_from_slice(&d.to_serial.to_be_bytes());
+    put_records(&mut out, &d.removed);
+    put_records(&mut out, &d.added);
+    out
+}
+
+pub fn decode_diff(buf: &[u8]) -> Result<Diff, DecodeError> {
+    let mut r = Reader { buf, pos: 0 };
+    let d = Diff {
+        from_serial: r.u32()?,
+        to_serial: r.u32()?,
+        removed: r.records()?,
+        added: r.records()?,
+    };
+    r.end()?;
+    Ok(d)
+}
+
+pub fn encode_checkpoint(o: &Overlay) -> Vec<u8> {
+    let mut out = Vec::new();
+    match o.serial {
+        Some(s) => {
+            out.push(1);
+            out.extend_from_slice(&s.to_be_bytes());
+        }
+        None => out.extend_from_slice(&[0, 0, 0, 0, 0]),
+    }
+    put_records(&mut out, o.added());
+    put_records(&mut out, o.deleted());
+    out
+}
+
+pub fn decode_checkpoint(buf: &[u8]) -> Result<Overlay, DecodeError> {
+    let mut r = Reader { buf, pos: 0 };
+    let has = r.take(1)?[0];
+    let s = r.u32()?;
+    let added = r.records()?;
+    let deleted = r.records()?;
+    r.end()?;
+    Ok(Overlay::from_parts(added, deleted, (has == 1).then_some(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn record() -> impl Strategy<Value = Record> {
+        (
+            proptest::collection::vec("[a-z0-9-]{1,10}", 0..4),
+            any::<u16>(),
+            any::<u32>(),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(labels, t, ttl, rdata)| {
+                let mut text = labels.join(".");
+                text.push('.');
+                let owner: Name = if labels.is_empty() {
+                    Name::root()
+                } else {
+                    text.parse().unwrap()
+                };
+                Record::new(owner, Rtype::from_int(t), Class::IN, ttl, rdata)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn diff_round_trip(from in any::<u32>(), to in any::<u32>(),
+                           removed in proptest::collection::vec(record(), 0..8),
+                           added in proptest::collection::vec(record(), 0..8)) {
+            let d = Diff { from_serial: from, to_serial: to, removed, added };
+            let back = decode_diff(&encode_diff(&d)).unwrap();
+            prop_assert_eq!(back.from_serial, d.from_serial);
+            prop_assert_eq!(back.to_serial, d.to_serial);
+            prop_assert_eq!(back.removed, d.removed);
+            prop_assert_eq!(back.added, d.added);
+        }
+
+        #[test]
+        fn checkpoint_round_trip(serial in proptest::option::of(any::<u32>()),
+                                 added in proptest::collection::vec(record(), 0..8),
+                                 deleted in proptest::collection::vec(record(), 0..8)) {
+            let o = Overlay::from_parts(added, deleted, serial);
+            let back = decode_checkpoint(&encode_checkpoint(&o)).unwrap();
+            prop_assert_eq!(back.serial, o.serial);
+            prop_assert_eq!(back.added(), o.added());
+            prop_assert_eq!(back.deleted(), o.deleted());
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_diff(&bytes);
+            let _ = decode_checkpoint(&bytes);
+        }
+    }
+}
