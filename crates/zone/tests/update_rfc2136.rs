@@ -145,6 +145,10 @@ impl Upd {
         out
     }
 
+    fn run_on_unchecked(&self, z: &Zone) -> Result<UpdateOutcome, UpdateError> {
+        apply_update(z, &self.0, &AllowAll, None)
+    }
+
     fn run(&self) -> Result<UpdateOutcome, UpdateError> {
         self.run_on(&zone())
     }
@@ -858,4 +862,28 @@ fn through_the_wire_format() {
         1
     );
     assert_eq!((out.diff.removed.len(), out.diff.added.len()), (2, 1));
+}
+
+#[test]
+fn zone_without_soa_is_servfail() {
+    let z = Zone::new(n("home."), Class::IN);
+    let e = upd().up(a("pc.home.", 5)).run_on_unchecked(&z).unwrap_err();
+    assert_eq!(e.rcode, Rcode::SERVFAIL);
+}
+
+#[test]
+fn names_keep_the_zone_spelling_and_compare_without_case() {
+    let out = upd()
+        .pre(val(a("HOST.home.", 10)))
+        .pre(val(a("host.HOME.", 11)))
+        .up(a("Host.Home.", 12))
+        .up(del(a("HOST.HOME.", 10)))
+        .run()
+        .unwrap();
+    let set = out.zone.rrset(&n("host.home."), Rtype::A).unwrap();
+    assert_eq!(set.rdatas.len(), 2);
+    assert!(out
+        .zone
+        .records()
+        .any(|r| r.owner.to_string() == "host.home."));
 }
