@@ -887,3 +887,36 @@ fn names_keep_the_zone_spelling_and_compare_without_case() {
         .records()
         .any(|r| r.owner.to_string() == "host.home."));
 }
+
+/// The exchange a DHCP server makes (RFC 4703 §5.3): claim a free name,
+/// then update it while it still holds our DHCID, and be told when another
+/// client owns it.
+#[test]
+fn dhcp_ddns_exchange() {
+    let dhcid = |id: u8| rec("pc.home.", Rtype::DHCID, Class::IN, 300, vec![0, 1, 1, id]);
+    let key = n("dhcp.key.");
+    let auth = policy();
+    let first = upd()
+        .pre(none("pc.home.", Rtype::ANY))
+        .up(a("pc.home.", 50))
+        .up(dhcid(1));
+    let z1 = apply_update(&zone(), &first.0, &auth, Some(&key))
+        .unwrap()
+        .zone;
+    assert_eq!(z1.serial(), 11);
+    // Same request again: the name is in use now.
+    let e = apply_update(&z1, &first.0, &auth, Some(&key)).unwrap_err();
+    assert_eq!(e.rcode, Rcode::YXDOMAIN);
+    // Renewal with a new address, guarded by our DHCID.
+    let renew = upd()
+        .pre(val(dhcid(1)))
+        .up(any("pc.home.", Rtype::A))
+        .up(a("pc.home.", 51));
+    let out = apply_update(&z1, &renew.0, &auth, Some(&key)).unwrap();
+    assert_eq!(out.zone.serial(), 12);
+    assert_eq!((out.diff.removed.len(), out.diff.added.len()), (1, 1));
+    // Another client's DHCID: NXRRSET, nothing changes.
+    let other = upd().pre(val(dhcid(2))).up(any("pc.home.", Rtype::A));
+    let e = apply_update(&z1, &other.0, &auth, Some(&key)).unwrap_err();
+    assert_eq!(e.rcode, Rcode::NXRRSET);
+}
