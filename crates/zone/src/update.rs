@@ -455,8 +455,9 @@ fn check_permission(
     Ok(())
 }
 
-/// The zone being changed: a full copy of the old version, and the names
-/// the update touched (the only places the diff has to look).
+/// The update in progress. `new` holds only the names the update touched,
+/// each copied from the old zone when first touched, so the work (and the
+/// diff) is proportional to the update, not to the zone.
 struct Work<'a> {
     old: &'a Zone,
     new: Zone,
@@ -467,8 +468,20 @@ impl<'a> Work<'a> {
     fn new(old: &'a Zone) -> Work<'a> {
         Work {
             old,
-            new: old.clone(),
+            new: Zone::new(old.origin().clone(), old.class()),
             touched: BTreeSet::new(),
+        }
+    }
+
+    /// Copies the RRsets at `name` from the old zone, once.
+    fn load(&mut self, name: &Name) {
+        if !self.touched.insert(name.clone()) {
+            return;
+        }
+        for set in self.old.node(name).unwrap_or(&[]) {
+            for r in set.records(name, self.old.class()) {
+                self.new.insert_keep_ttl(r);
+            }
         }
     }
 
@@ -483,7 +496,7 @@ impl<'a> Work<'a> {
 
     /// §3.4.2: one update RR, already prescanned and authorized.
     fn apply(&mut self, rr: &Record) {
-        self.touched.insert(rr.owner.clone());
+        self.load(&rr.owner);
         let zclass = self.new.class();
         let apex = rr.owner == *self.new.origin();
         if rr.class == zclass {
