@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -489,8 +490,16 @@ impl Journal {
 
 fn fail(req: Request, err: JournalError) {
     match req {
-        Request::Append { done, .. } => done(Err(err)),
-        Request::Rewrite { done, .. } => done(Err(err)),
+        Request::Append { done, .. } => complete(done, Err(err)),
+        Request::Rewrite { done, .. } => complete(done, Err(err)),
+    }
+}
+
+/// Runs a completion callback, containing a panic in it: a buggy callback
+/// must not take the writer thread down, or every later request would hang.
+fn complete<T>(done: Box<dyn FnOnce(T) + Send>, value: T) {
+    if std::panic::catch_unwind(AssertUnwindSafe(move || done(value))).is_err() {
+        tracing::error!("journal completion callback panicked");
     }
 }
 
@@ -522,7 +531,7 @@ impl Writer {
                 Work::Appends(batch) => self.commit(batch),
                 Work::Rewrite(entries, done) => {
                     let r = self.rewrite(entries);
-                    done(r);
+                    complete(done, r);
                 }
             }
         }
@@ -584,7 +593,7 @@ impl Writer {
             let err = JournalError::io(&self.path, op, e);
             self.poison(&err);
             for (_, _, done) in batch {
-                done(Err(err.clone()));
+                complete(done, Err(err.clone()));
             }
             return;
         }
@@ -603,7 +612,7 @@ impl Writer {
         }
         self.shared.len.store(self.end, Ordering::Release);
         for ((_, _, done), lsn) in batch.into_iter().zip(offsets) {
-            done(Ok(lsn));
+            complete(done, Ok(lsn));
         }
     }
 

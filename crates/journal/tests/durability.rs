@@ -412,3 +412,17 @@ fn new_journal_is_durable_after_power_loss() {
     assert!(!replay.fresh);
     assert_eq!(payloads(&replay), vec![entry(0)]);
 }
+
+#[test]
+fn a_panicking_callback_does_not_stop_the_writer() {
+    let (j, _) = Journal::open(path(), Options::with_backend(MemBackend::new())).unwrap();
+    j.submit(1, entry(0), Box::new(|_| panic!("callback bug")));
+    assert!(j.append_blocking(1, entry(1)).is_ok());
+    assert_eq!(j.stats().appends, 2);
+}
+
+#[test]
+fn journal_handles_are_shareable() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Journal>();
+}
