@@ -426,3 +426,24 @@ fn journal_handles_are_shareable() {
     fn shareable<T: Send + Sync + Clone + 'static>() {}
     shareable::<Journal>();
 }
+
+#[test]
+fn batch_size_is_bounded_by_max_batch_bytes() {
+    let (_mem, fault) = faulty();
+    fault.set_sync_delay(Duration::from_millis(1));
+    let opts = Options {
+        max_batch_bytes: 60, // room for two 17-byte payload frames (27 bytes each)
+        ..Options::with_backend(fault)
+    };
+    let (j, _) = Journal::open(path(), opts).unwrap();
+    let (tx, rx) = mpsc::channel();
+    for i in 0..40 {
+        let tx = tx.clone();
+        j.submit(1, entry(i), Box::new(move |r| tx.send(r).unwrap()));
+    }
+    drop(tx);
+    assert_eq!(rx.iter().filter(|r| r.is_ok()).count(), 40);
+    let s = j.stats();
+    assert_eq!(s.largest_batch, 2, "{s:?}");
+    assert!(s.batches >= 20, "{s:?}");
+}
