@@ -208,7 +208,7 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
             Some(rules) => Some(UpdatePolicy {
                 rules: rules
                     .iter()
-                    .map(|r| rule(at, r, &zname))
+                    .map(|r| rule(at, r))
                     .collect::<Result<Vec<_>, _>>()?,
             }),
         };
@@ -236,7 +236,9 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
     })
 }
 
-fn rule(at: &Locator<'_>, r: &Spanned<RawRule>, zone: &Name) -> Result<PolicyRule, ConfigError> {
+/// One update-policy rule. Names are absolute, as in BIND's configuration
+/// (a trailing dot is optional).
+fn rule(at: &Locator<'_>, r: &Spanned<RawRule>) -> Result<PolicyRule, ConfigError> {
     let rr = r.get_ref();
     let (grant, key) = match (&rr.grant, &rr.deny) {
         (Some(k), None) => (true, k),
@@ -265,7 +267,8 @@ fn rule(at: &Locator<'_>, r: &Spanned<RawRule>, zone: &Name) -> Result<PolicyRul
     let needs_name = matches!(rr.kind.as_str(), "subdomain" | "name" | "wildcard");
     let name = match (&rr.name, needs_name) {
         (Some(n), true) => {
-            let n = Name::parse_relative(n, zone)
+            let n = n
+                .parse::<Name>()
                 .map_err(|e| at.at(r, format!("bad name {n:?}: {e}")))?;
             Some(n)
         }

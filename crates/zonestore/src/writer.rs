@@ -59,8 +59,8 @@ fn commit(store: &Arc<ZoneStore>, batch: Vec<(UpdateRequest, Reply)>) {
         let rcode = apply_one(&catalog, &req, &mut diffs).map_or_else(
             |e| {
                 tracing::info!(
-                    "client {}: updating zone '{}/IN': update failed: {}",
-                    req.source.addr,
+                    "{}: updating zone '{}/IN': update failed: {}",
+                    client(&req),
                     req.zone,
                     e
                 );
@@ -183,12 +183,17 @@ fn apply_one(
     Ok(Some(outcome.zone))
 }
 
-/// One log line per record changed, in BIND's words.
-fn log_change(req: &UpdateRequest, diff: &Diff) {
-    let who = match req.key_name() {
+/// "client ADDR (key NAME)" for log lines.
+fn client(req: &UpdateRequest) -> String {
+    match req.key_name() {
         Some(k) => format!("client {} (key {k})", req.source.addr),
         None => format!("client {}", req.source.addr),
-    };
+    }
+}
+
+/// One log line per record changed, in BIND's words.
+fn log_change(req: &UpdateRequest, diff: &Diff) {
+    let who = client(req);
     for r in &diff.removed {
         tracing::info!(
             "{who}: updating zone '{}/IN': deleting an RR at '{}' {}",

@@ -45,7 +45,11 @@ pub fn example_config(port: u16, extra_dns: &str, zone_extra: &str) -> String {
         r#"
 [server]
 state-dir = "state"
-key-files = ["keys/dhcp-updater.key"]
+
+[[key]]
+name = "DHCP_UPDATER"
+algorithm = "hmac-md5"
+secret = "cGFpci1leGFtcGxlLWtleS1kby1ub3QtdXNl"
 
 [dns]
 listen = ["127.0.0.1:{port}"]
