@@ -92,7 +92,7 @@ impl Zone {
             return Step::Referral { ns };
         }
         if let Some((owner, sets)) = self.node_entry(name) {
-            return self.from_node(owner, sets, qtype, full_any);
+            return self.answer_from_node(owner, sets, qtype, full_any);
         }
         if self.name_exists(name) {
             return Step::NoData;
@@ -106,14 +106,14 @@ impl Zone {
             return Step::NxDomain;
         };
         match self.node(&source) {
-            Some(sets) => self.from_node(name, sets, qtype, full_any),
+            Some(sets) => self.answer_from_node(name, sets, qtype, full_any),
             None => Step::NxDomain,
         }
     }
 
     /// Answers from the RRsets of one node; `owner` is the name asked for
     /// (which differs from the node's for wildcard synthesis).
-    fn from_node(&self, owner: &Name, sets: &[RRset], qtype: Rtype, full_any: bool) -> Step {
+    fn answer_from_node(&self, owner: &Name, sets: &[RRset], qtype: Rtype, full_any: bool) -> Step {
         let class = self.class();
         if qtype == Rtype::ANY {
             let chosen: Vec<&RRset> = if full_any {

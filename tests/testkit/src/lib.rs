@@ -100,11 +100,18 @@ impl Proc {
             if out.closed == 2 || now >= deadline {
                 let all: Vec<String> = out.lines.iter().cloned().collect();
                 drop(out);
-                let status = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+                let status = self
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten());
                 panic!(
                     "{}: no line containing {needle:?} ({}; exit: {status:?}); output:\n{}",
                     self.name,
-                    if now >= deadline { "timed out" } else { "output closed" },
+                    if now >= deadline {
+                        "timed out"
+                    } else {
+                        "output closed"
+                    },
                     all.join("\n")
                 );
             }
