@@ -1,0 +1,72 @@
+//! Broken configurations give one clear error naming file, line and column.
+
+use std::path::Path;
+
+use tandem_config::Config;
+
+fn err(text: &str) -> String {
+    Config::parse(text, Path::new("/etc/tandem/tandem.toml"))
+        .expect_err("should be refused")
+        .to_string()
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_place() {
+    let e = err("[dns]\nlisten = [\"127.0.0.1:53\"]\ntcp-idle-timeot = 3\n");
+    assert!(e.starts_with("/etc/tandem/tandem.toml:3:1:"), "{e}");
+    assert!(e.contains("tcp-idle-timeot"), "{e}");
+    let e = err("[[zone]]\nname = \"home\"\nfile = \"x\"\nallow_update = []\n");
+    assert!(e.starts_with("/etc/tandem/tandem.toml:4:1:"), "{e}");
+}
+
+#[test]
+fn bad_values_point_at_the_value() {
+    let e = err("[dns]\nlisten = [\"127.0.0.1:53\", \"nonsense\"]\n");
+    assert!(e.starts_with("/etc/tandem/tandem.toml:2:27:"), "{e}");
+    let e = err("[[zone]]\nname = \"home\"\nfile = \"x\"\nallow-query = [\"10.0.0.0/40\"]\n");
+    assert!(e.contains(":4:16:") && e.contains("prefix"), "{e}");
+    let e = err("[[key]]\nname = \"k\"\nalgorithm = \"hmac-md4\"\nsecret = \"aGVsbG8=\"\n");
+    assert!(
+        e.contains(":3:13:") && e.contains("unknown algorithm"),
+        "{e}"
+    );
+    let e = err("[[key]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret = \"not base64!\"\n");
+    assert!(e.contains(":4:10:") && e.contains("base64"), "{e}");
+    let e =
+        err("[[zone]]\nname = \"home\"\nfile = \"x\"\n[[zone]]\nname = \"HOME.\"\nfile = \"y\"\n");
+    assert!(e.contains(":5:8:") && e.contains("twice"), "{e}");
+    let e = err("[[zone]]\nname = \"home\"\ntype = \"secondary\"\nfile = \"x\"\n");
+    assert!(
+        e.contains(":3:8:") && e.contains("not supported yet"),
+        "{e}"
+    );
+    let e = err("[[zone]]\nname = \"home\"\nfile = \"x\"\nupdate-policy = [{ grant = \"k\", match = \"subdomain\" }]\n");
+    assert!(e.contains(":4:18:") && e.contains("needs a name"), "{e}");
+    let e = err("[dns]\nmax-udp-payload = 100\n");
+    assert!(e.contains(":2:19:") && e.contains("512"), "{e}");
+    let e = err("this is not toml");
+    assert!(e.starts_with("/etc/tandem/tandem.toml:1:"), "{e}");
+}
+
+#[test]
+fn defaults_and_relative_paths() {
+    let c = Config::parse(
+        "[server]\nstate-dir = \"state\"\n[[zone]]\nname = \"home\"\nfile = \"zones/home.zone\"\n",
+        Path::new("/etc/tandem/tandem.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.server.state_dir, Path::new("/etc/tandem/state"));
+    assert_eq!(
+        c.server.control_socket,
+        Path::new("/etc/tandem/state/control.sock")
+    );
+    assert_eq!(c.zones[0].file, Path::new("/etc/tandem/zones/home.zone"));
+    assert_eq!(c.dns.max_udp_payload, 1232);
+    assert_eq!(c.dns.listen.len(), 2);
+    assert!(c.zones[0]
+        .allow_query
+        .allows("192.0.2.1".parse().unwrap(), None));
+    assert!(!c.zones[0]
+        .allow_transfer
+        .allows("127.0.0.1".parse().unwrap(), None));
+}
