@@ -1,0 +1,50 @@
+//! Any bytes as a DNS request: the parser must not panic, a parsed message
+//! must survive a write/parse round trip, and the server core must answer
+//! or drop without panicking.
+#![no_main]
+
+use std::sync::{Arc, OnceLock};
+
+use libfuzzer_sys::fuzz_target;
+use tandem_dns::{Catalog, Settings, Source, Transport, ZoneEntry, ZonePolicy};
+use tandem_dns_wire::{Message, Name};
+
+const ZONE: &str = "$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 300\n@ NS ns\nns A 192.0.2.1\nwww CNAME ns\n*.w TXT \"x\"\nsub NS ns.sub\nns.sub A 192.0.2.2\n@ MX 10 ns\n";
+
+fn catalog() -> &'static Catalog {
+    static C: OnceLock<Catalog> = OnceLock::new();
+    C.get_or_init(|| {
+        let origin: Name = "fuzz.".parse().unwrap();
+        let records = tandem_zone::file::parse_str(&origin, ZONE).unwrap();
+        let (zone, _) = tandem_zone::Zone::from_records(
+            origin,
+            tandem_dns_wire::Class::IN,
+            records.into_iter().map(|r| r.record),
+        )
+        .unwrap();
+        let mut c = Catalog::new();
+        c.insert(ZoneEntry {
+            zone: Arc::new(zone),
+            policy: Arc::new(ZonePolicy::default()),
+        });
+        c
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(m) = Message::parse(data) {
+        let wire = m.to_wire();
+        let again = Message::parse(&wire).expect("our own output parses");
+        assert_eq!(again.questions, m.questions);
+        assert_eq!(again.answers, m.answers);
+        assert_eq!(again.authority, m.authority);
+        assert_eq!(again.additional, m.additional);
+    }
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let source = Source {
+            addr: "127.0.0.1".parse().unwrap(),
+            transport,
+        };
+        let _ = tandem_dns::handle(catalog(), &Settings::default(), data, source, 1_800_000_000);
+    }
+});
