@@ -128,9 +128,18 @@ pub fn zone_specs(config: &Config) -> Vec<ZoneSpec> {
         .collect()
 }
 
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
 /// A running server: every listener bound.
 pub struct Server {
     shared: Arc<Shared>,
+    /// Installed before readiness is announced, so a signal sent right
+    /// after the ready line is handled, not fatal.
+    signals: Signals,
     stop: Arc<AtomicBool>,
     udp_threads: Vec<std::thread::JoinHandle<()>>,
     control_path: std::path::PathBuf,
@@ -185,8 +194,15 @@ impl Server {
         let control = control::bind(&control_path)
             .with_context(|| format!("cannot create control socket {}", control_path.display()))?;
         tokio::spawn(control::serve(control, shared.clone()));
+        use tokio::signal::unix::{signal, SignalKind};
+        let signals = Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        };
         Ok(Server {
             shared,
+            signals,
             stop,
             udp_threads,
             control_path,
@@ -213,16 +229,13 @@ impl Server {
     }
 
     /// Serves until SIGTERM or SIGINT; SIGHUP reloads the zone files.
-    pub async fn run_until_signal(self) -> anyhow::Result<()> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
+    pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
         loop {
+            let s = &mut self.signals;
             tokio::select! {
-                _ = term.recv() => { tracing::info!("received SIGTERM, shutting down"); break; }
-                _ = int.recv() => { tracing::info!("received SIGINT, shutting down"); break; }
-                _ = hup.recv() => {
+                _ = s.term.recv() => { tracing::info!("received SIGTERM, shutting down"); break; }
+                _ = s.int.recv() => { tracing::info!("received SIGINT, shutting down"); break; }
+                _ = s.hup.recv() => {
                     tracing::info!("received SIGHUP, reloading zone files");
                     let shared = self.shared.clone();
                     let _ = tokio::task::spawn_blocking(move || shared.reload()).await;
