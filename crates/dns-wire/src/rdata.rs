@@ -158,11 +158,12 @@ pub(crate) fn write_rdata(w: &mut MessageWriter, rtype: Rtype, rdata: &[u8]) {
 }
 
 /// The names in `rdata` that deserve address records in the additional
-/// section (RFC 1035 §3.3, RFC 2782): NS and MX targets, SRV targets.
+/// section (RFC 1035 §3.3, RFC 2782, RFC 9460 §4.1): NS and MX targets,
+/// SRV targets, SVCB and HTTPS targets.
 pub fn additional_target(rtype: Rtype, rdata: &[u8]) -> Option<Name> {
     let offset = match rtype {
         Rtype::NS => 0,
-        Rtype::MX => 2,
+        Rtype::MX | Rtype::SVCB | Rtype::HTTPS => 2,
         Rtype::SRV => 6,
         _ => return None,
     };
@@ -170,6 +171,22 @@ pub fn additional_target(rtype: Rtype, rdata: &[u8]) -> Option<Name> {
         .ok()
         .map(|(n, _)| n)
         .filter(|n| !n.is_root())
+}
+
+/// The flags (lower-cased) and replacement name of a NAPTR record
+/// (RFC 3403 §4.1), for additional-section processing.
+pub fn naptr_flags_and_replacement(rdata: &[u8]) -> Option<(Vec<u8>, Name)> {
+    let mut pos = 4;
+    let flags_len = *rdata.get(pos)? as usize;
+    let flags = rdata
+        .get(pos + 1..pos + 1 + flags_len)?
+        .to_ascii_lowercase();
+    pos += 1 + flags_len;
+    for _ in 0..2 {
+        pos += 1 + *rdata.get(pos)? as usize;
+    }
+    let (name, _) = read_name(rdata, pos).ok()?;
+    Some((flags, name))
 }
 
 /// The single target name of a CNAME or DNAME record.

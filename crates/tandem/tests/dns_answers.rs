@@ -143,3 +143,86 @@ fn kdig_gets_the_same_answer() {
         );
     }
 }
+
+/// A zone file using every syntax feature and record type the issue names
+/// ($ORIGIN, $TTL, $INCLUDE, parentheses, escapes, RFC 3597, HTTPS/SVCB…),
+/// loaded by BIND and tandem: every RRset BIND serves, tandem serves the same.
+#[test]
+fn every_record_of_a_kitchen_sink_zone_matches_bind() {
+    if !peers_present(&["dig", "named", "named-checkzone"]) {
+        return;
+    }
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/zones");
+    let zone = fixtures.join("kitchen.test.zone");
+    let include = fixtures.join("kitchen-include.zone");
+    // BIND's own checker accepts the file.
+    let mut check = std::process::Command::new("named-checkzone");
+    check
+        .current_dir(&fixtures)
+        .args(["kitchen.test", "kitchen.test.zone"]);
+    let (ok, out, err) = tandem_testkit::run(&mut check);
+    assert!(ok, "named-checkzone refused the fixture: {out}{err}");
+
+    let named = Named::start_with_files(
+        &[("kitchen.test", &zone)],
+        &[&include],
+        "minimal-responses no-auth; allow-transfer { any; }; check-names primary ignore;",
+    );
+    let tandem = Tandem::start_prepared("", "", |dir| {
+        std::fs::copy(&zone, dir.join("zones/kitchen.test.zone")).unwrap();
+        std::fs::copy(&include, dir.join("zones/kitchen-include.zone")).unwrap();
+        let path = dir.join("tandem.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("\n[[zone]]\nname = \"kitchen.test\"\nfile = \"zones/kitchen.test.zone\"\n");
+        std::fs::write(path, text).unwrap();
+    });
+    let axfr = dig("127.0.0.1", named.port, &["kitchen.test", "AXFR"]);
+    let mut pairs: Vec<(String, String)> = axfr
+        .raw
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f[3].to_string())
+        })
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    assert!(pairs.len() > 30, "{}\n{}", axfr.raw, named.proc.output());
+    // Names that exist only through the wildcard, or not at all.
+    for extra in [
+        ("x.wild.kitchen.test.", "A"),
+        ("x.wild.kitchen.test.", "TXT"),
+        ("nope.kitchen.test.", "A"),
+        ("q.delegated.kitchen.test.", "A"),
+    ] {
+        pairs.push((extra.0.to_string(), extra.1.to_string()));
+    }
+    for (name, rtype) in &pairs {
+        for transport in ["+notcp", "+tcp"] {
+            let ours = tandem.dig(&[transport, name, rtype]);
+            let theirs = dig("127.0.0.1", named.port, &[transport, name, rtype]);
+            let what = format!("{name} {rtype} {transport}");
+            assert_eq!(
+                ours.status, theirs.status,
+                "status for {what}:\n{}\n{}",
+                ours.raw, theirs.raw
+            );
+            assert_eq!(
+                ours.answer, theirs.answer,
+                "answer for {what}:\n{}\n{}",
+                ours.raw, theirs.raw
+            );
+            assert_eq!(
+                ours.authority, theirs.authority,
+                "authority for {what}:\n{}\n{}",
+                ours.raw, theirs.raw
+            );
+            assert_eq!(
+                ours.additional, theirs.additional,
+                "additional for {what}:\n{}\n{}",
+                ours.raw, theirs.raw
+            );
+        }
+    }
+}

@@ -176,6 +176,8 @@ fn parse_text(
         col,
         message,
     };
+    let expanded = crate::bind_ttl::expand(text);
+    let text: &str = &expanded;
     let mut scanner = Zonefile::from(text);
     scanner.set_origin(to_domain_name(origin));
     scanner.set_default_class(Class::IN);
@@ -244,8 +246,10 @@ fn parse_text(
                         format!("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)"),
                     ));
                 }
+                // The scanner may hand a quoted path back with its quotes.
                 let inc_text = inc.to_string();
-                let inc_path = Path::new(&inc_text);
+                let inc_text = inc_text.trim_matches('"');
+                let inc_path = Path::new(inc_text);
                 let resolved = if inc_path.is_absolute() {
                     inc_path.to_path_buf()
                 } else {

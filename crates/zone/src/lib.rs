@@ -14,6 +14,7 @@
 //! - [`diff`]: a change between two versions of a zone, as IXFR carries it.
 //! - [`serial`]: RFC 1982 serial number arithmetic.
 
+mod bind_ttl;
 pub mod diff;
 pub mod file;
 pub mod lookup;

@@ -2,7 +2,7 @@
 //! records go in which section (RFC 1034 §4.3.2, RFC 2308 negative answers,
 //! RFC 4592 wildcards, RFC 6604 rcodes after CNAME chains, RFC 8482 ANY).
 
-use tandem_dns_wire::rdata::{additional_target, single_name};
+use tandem_dns_wire::rdata::{additional_target, naptr_flags_and_replacement, single_name};
 use tandem_dns_wire::{Name, Rcode, Record, Rtype};
 
 use crate::zone::{RRset, Zone};
@@ -180,12 +180,36 @@ impl Zone {
 
     /// Addresses for NS, MX and SRV targets in the answer (RFC 1035 §3.3).
     fn additional_for(&self, answer: &[Record]) -> Vec<Record> {
-        self.addresses_for(
-            answer
-                .iter()
-                .filter_map(|r| additional_target(r.rtype, &r.rdata)),
-            answer,
-        )
+        // RFC 3403 §4.1: a NAPTR with flag S leads to the SRV RRset of its
+        // replacement (and that SRV's targets), flag A to its addresses.
+        let mut srv = Vec::new();
+        let mut naptr_hosts = Vec::new();
+        for r in answer.iter().filter(|r| r.rtype == Rtype::NAPTR) {
+            let Some((flags, replacement)) = naptr_flags_and_replacement(&r.rdata) else {
+                continue;
+            };
+            if replacement.is_root() || !replacement.is_subdomain_of(self.origin()) {
+                continue;
+            }
+            if flags.contains(&b's') {
+                if let Some(set) = self.rrset(&replacement, Rtype::SRV) {
+                    srv.extend(set.records(&replacement, self.class()));
+                }
+            }
+            if flags.contains(&b'a') {
+                naptr_hosts.push(replacement);
+            }
+        }
+        let targets: Vec<Name> = answer
+            .iter()
+            .chain(srv.iter())
+            .filter_map(|r| additional_target(r.rtype, &r.rdata))
+            .chain(naptr_hosts)
+            .collect();
+        let mut out = self.addresses_for(targets.into_iter(), answer);
+        srv.retain(|r| !answer.iter().any(|a| a.same_rr(r)));
+        out.extend(srv);
+        out
     }
 
     fn addresses_for(&self, targets: impl Iterator<Item = Name>, skip: &[Record]) -> Vec<Record> {

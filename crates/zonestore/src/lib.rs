@@ -49,11 +49,11 @@ pub struct ZoneSpec {
 /// Why the store could not start or a zone could not be (re)loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
+    #[error(transparent)]
     ZoneFile(#[from] ZoneFileError),
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Journal(#[from] JournalError),
     #[error("journal {path}: {source}")]
     Decode { path: PathBuf, source: DecodeError },

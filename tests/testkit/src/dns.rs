@@ -107,7 +107,17 @@ impl Named {
     /// Starts named with `zones` (origin, zone file) as primaries, plus
     /// `extra` text inside `options { }`.
     pub fn start(zones: &[(&str, &Path)], extra: &str) -> Named {
+        Self::start_with_files(zones, &[], extra)
+    }
+
+    /// As [`Named::start`], also copying `files` (e.g. `$INCLUDE`d ones)
+    /// into named's working directory, where it resolves relative paths.
+    pub fn start_with_files(zones: &[(&str, &Path)], files: &[&Path], extra: &str) -> Named {
         let dir = tempfile::tempdir().expect("tempdir");
+        for f in files {
+            std::fs::copy(f, dir.path().join(f.file_name().expect("file name")))
+                .expect("copy file");
+        }
         let port = free_port();
         let mut conf = format!(
             "options {{\n directory \"{d}\";\n listen-on port {port} {{ 127.0.0.1; }};\n listen-on-v6 {{ none; }};\n pid-file none;\n session-keyfile none;\n recursion no;\n dnssec-validation no;\n notify no;\n {extra}\n}};\ncontrols {{ }};\n",
