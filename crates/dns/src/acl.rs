@@ -74,7 +74,15 @@ impl Acl {
         false
     }
 
-    /// True if some element can only match signed requests.
+    /// True if this list allows every request whatever its source or key
+    /// (it starts with a plain `any`).
+    pub fn allows_everyone(&self) -> bool {
+        self.0
+            .first()
+            .is_some_and(|e| !e.negate && e.matches == AclMatch::Any)
+    }
+
+    /// The keys this list names.
     pub fn names_keys(&self) -> impl Iterator<Item = &Name> {
         self.0.iter().filter_map(|e| match &e.matches {
             AclMatch::Key(k) => Some(k),

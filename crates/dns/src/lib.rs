@@ -3,6 +3,7 @@
 //!
 //! - [`catalog`]: the immutable snapshot of every served zone and its policy.
 //! - [`acl`]: BIND-style address match lists.
+//! - [`cache`]: per-worker cache of finished UDP responses (the fast path).
 //! - [`query`]: request validation, EDNS, truncation, query answering, and
 //!   the hand-off of UPDATE and transfer requests to the zone store.
 //! - [`transfer`]: outgoing AXFR (and IXFR answered in full).
@@ -11,6 +12,7 @@
 //! (`tandem-zonestore`) owns persistence. Neither is a dependency here.
 
 pub mod acl;
+pub mod cache;
 pub mod catalog;
 pub mod query;
 pub mod transfer;
