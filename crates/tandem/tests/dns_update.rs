@@ -383,3 +383,54 @@ fn kill_9_loses_no_acknowledged_update() {
         started.load(Ordering::Relaxed)
     );
 }
+
+/// A small journal limit forces compaction; after a restart every record is
+/// still there and the journal stayed small.
+#[test]
+fn journal_compacts_itself_and_keeps_everything() {
+    if !peers_present(&["nsupdate", "dig"]) {
+        return;
+    }
+    let mut t = Tandem::start_example_with("", "journal-max-size = 2048");
+    for i in 0u32..40 {
+        let mut script = format!("zone home\nupdate add c{i}.home 300 A 10.7.0.{i}");
+        if i > 0 {
+            script.push_str(&format!("\nupdate delete c{}.home A", i - 1));
+        }
+        let (ok, out) = nsupdate(t.port, &["-y", MD5], &script);
+        assert!(ok, "{out}");
+    }
+    t.proc.wait_for("journal compacted", Duration::from_secs(5));
+    let journal = t.dir.join("state/zones/home.jnl");
+    let size = std::fs::metadata(&journal).unwrap().len();
+    assert!(size < 8192, "journal is {size} bytes");
+    t.restart();
+    assert_eq!(
+        t.dig(&["c39.home", "A"]).answer_data("A"),
+        vec!["10.7.0.39"]
+    );
+    assert_eq!(t.dig(&["c38.home", "A"]).status, "NXDOMAIN");
+    assert_eq!(serial(&t), 2026112401 + 40);
+}
+
+/// Zone transfers signed with TSIG: allowed for the key, refused without.
+#[test]
+fn signed_axfr_is_allowed_by_key_and_refused_without() {
+    if !peers_present(&["dig"]) {
+        return;
+    }
+    let t = Tandem::start_prepared("", "", |dir| {
+        let path = dir.join("tandem.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replacen(
+            "allow-transfer = [\"127.0.0.1\"]",
+            "allow-transfer = [\"key DHCP_UPDATER\"]",
+            1,
+        );
+        std::fs::write(path, text).unwrap();
+    });
+    let signed = t.dig(&["-y", MD5, "home", "AXFR"]);
+    assert!(signed.raw.contains("XFR size:"), "{}", signed.raw);
+    assert!(!signed.raw.contains("Couldn't verify"), "{}", signed.raw);
+    let unsigned = t.dig(&["home", "AXFR"]);
+    assert!(unsigned.raw.contains("Transfer failed"), "{}", unsigned.raw);
+}
