@@ -1,1 +1,67 @@
-//! ISC configuration syntax (named.conf, dhcpd.conf, key files) and import into tandem.
+//! ISC configuration syntax (named.conf, dhcpd.conf, key files) and import
+//! into tandem.
+//!
+//! The crate is layered; each module owns one step:
+//!
+//! - [`lexer`]: text to [`Token`]s with positions (words, quoted strings,
+//!   punctuation, comments).
+//! - [`parser`]: tokens to a generic tree of [`Statement`]s (words, an
+//!   optional `{ }` block, `;`), and `include "file";` resolution through a
+//!   caller-supplied loader.
+//! - [`keys`]: TSIG `key` statements ([`KeyDef`]), as written by tsig-keygen
+//!   and ddns-confgen and as found inside named.conf and dhcpd.conf.
+//! - [`named`]: named.conf to tandem's TOML configuration ([`Import`]),
+//!   listing everything it could not translate.
+//! - [`toml_text`]: the small TOML writer the import uses (string escaping).
+//!
+//! Nothing here panics on bad input: every failure is an [`IscError`] that
+//! names the file, line and column.
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub mod keys;
+pub mod lexer;
+pub mod named;
+pub mod parser;
+pub mod toml_text;
+
+pub use lexer::{tokenize, Token, TokenKind};
+pub use parser::{fs_loader, parse_file, parse_str, Statement, MAX_INCLUDE_DEPTH};
+
+/// A place in a configuration file. Lines and columns are 1-based (columns
+/// count characters); line 0 means the file as a whole (it could not be read).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Location {
+    /// An error at this place.
+    pub fn error(&self, message: impl Into<String>) -> IscError {
+        IscError {
+            file: self.file.clone(),
+            line: self.line,
+            col: self.col,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// A located error, displayed as `file:line:col: message`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{col}: {message}", file.display())]
+pub struct IscError {
+    pub file: PathBuf,
+    pub line: u32,
+    pub col: u32,
+    pub message: String,
+}

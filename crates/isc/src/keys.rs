@@ -1,0 +1,1 @@
+//! TSIG keys.
