@@ -15,13 +15,7 @@ fn catalog() -> &'static Catalog {
     static C: OnceLock<Catalog> = OnceLock::new();
     C.get_or_init(|| {
         let origin: Name = "fuzz.".parse().unwrap();
-        let records = tandem_zone::file::parse_str(&origin, ZONE).unwrap();
-        let (zone, _) = tandem_zone::Zone::from_records(
-            origin,
-            tandem_dns_wire::Class::IN,
-            records.into_iter().map(|r| r.record),
-        )
-        .unwrap();
+        let zone = tandem_zone::file::zone_from_str(&origin, ZONE).unwrap();
         let mut c = Catalog::new();
         c.insert(ZoneEntry {
             zone: Arc::new(zone),

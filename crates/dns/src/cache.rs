@@ -174,13 +174,7 @@ mod tests {
     fn catalog(allow_any: bool) -> Arc<Catalog> {
         let origin: Name = "home.".parse().unwrap();
         let text = "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
-        let recs = tandem_zone::file::parse_str(&origin, text).unwrap();
-        let (zone, _) = tandem_zone::Zone::from_records(
-            origin,
-            tandem_dns_wire::Class::IN,
-            recs.into_iter().map(|r| r.record),
-        )
-        .unwrap();
+        let zone = tandem_zone::file::zone_from_str(&origin, text).unwrap();
         let mut policy = ZonePolicy::default();
         if !allow_any {
             policy.allow_query = crate::Acl(vec!["127.0.0.1".parse().unwrap()]);

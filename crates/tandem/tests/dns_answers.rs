@@ -5,7 +5,7 @@ mod common;
 
 use common::{Tandem, EXAMPLES};
 use std::path::Path;
-use tandem_testkit::dns::{dig, Named};
+use tandem_testkit::dns::{dig, DigResult, Named};
 use tandem_testkit::peers_present;
 
 /// (name, type) pairs covering each answer kind the issue names.
@@ -41,6 +41,26 @@ const CORPUS: &[(&str, &str)] = &[
     ("example.com", "A"), // not ours: REFUSED
 ];
 
+/// Status, AA and every section must be what BIND says.
+fn assert_same(ours: &DigResult, theirs: &DigResult, what: &str) {
+    let both = format!("tandem:\n{}\nBIND:\n{}", ours.raw, theirs.raw);
+    assert_eq!(ours.status, theirs.status, "status for {what}:\n{both}");
+    assert_eq!(
+        ours.has_flag("aa"),
+        theirs.has_flag("aa"),
+        "AA for {what}:\n{both}"
+    );
+    assert_eq!(ours.answer, theirs.answer, "answer for {what}:\n{both}");
+    assert_eq!(
+        ours.authority, theirs.authority,
+        "authority for {what}:\n{both}"
+    );
+    assert_eq!(
+        ours.additional, theirs.additional,
+        "additional for {what}:\n{both}"
+    );
+}
+
 #[test]
 fn answers_match_bind_over_udp_and_tcp() {
     if !peers_present(&["dig", "named"]) {
@@ -67,28 +87,7 @@ fn answers_match_bind_over_udp_and_tcp() {
                 "named gave no answer:\n{}",
                 theirs.raw
             );
-            let what = format!("{name} {rtype} {transport}");
-            assert_eq!(
-                ours.status, theirs.status,
-                "status for {what}:\n{}\n{}",
-                ours.raw, theirs.raw
-            );
-            assert_eq!(ours.has_flag("aa"), theirs.has_flag("aa"), "AA for {what}");
-            assert_eq!(
-                ours.answer, theirs.answer,
-                "answer for {what}:\n{}\n{}",
-                ours.raw, theirs.raw
-            );
-            assert_eq!(
-                ours.authority, theirs.authority,
-                "authority for {what}:\n{}\n{}",
-                ours.raw, theirs.raw
-            );
-            assert_eq!(
-                ours.additional, theirs.additional,
-                "additional for {what}:\n{}\n{}",
-                ours.raw, theirs.raw
-            );
+            assert_same(&ours, &theirs, &format!("{name} {rtype} {transport}"));
             compared += 1;
         }
     }
@@ -202,27 +201,7 @@ fn every_record_of_a_kitchen_sink_zone_matches_bind() {
         for transport in ["+notcp", "+tcp"] {
             let ours = tandem.dig(&[transport, name, rtype]);
             let theirs = dig("127.0.0.1", named.port, &[transport, name, rtype]);
-            let what = format!("{name} {rtype} {transport}");
-            assert_eq!(
-                ours.status, theirs.status,
-                "status for {what}:\n{}\n{}",
-                ours.raw, theirs.raw
-            );
-            assert_eq!(
-                ours.answer, theirs.answer,
-                "answer for {what}:\n{}\n{}",
-                ours.raw, theirs.raw
-            );
-            assert_eq!(
-                ours.authority, theirs.authority,
-                "authority for {what}:\n{}\n{}",
-                ours.raw, theirs.raw
-            );
-            assert_eq!(
-                ours.additional, theirs.additional,
-                "additional for {what}:\n{}\n{}",
-                ours.raw, theirs.raw
-            );
+            assert_same(&ours, &theirs, &format!("{name} {rtype} {transport}"));
         }
     }
 }

@@ -132,6 +132,21 @@ pub fn parse_file(
     Ok(out)
 }
 
+/// A zone from zone-file text that did not come from a file (tests,
+/// fuzzing); warnings are dropped.
+pub fn zone_from_str(origin: &Name, text: &str) -> Result<Zone, ZoneFileError> {
+    let records = parse_str(origin, text)?;
+    let class = records.first().map_or(Class::IN, |r| r.record.class);
+    Zone::from_records(origin.clone(), class, records.into_iter().map(|r| r.record))
+        .map(|(zone, _)| zone)
+        .map_err(|e| ZoneFileError {
+            file: PathBuf::from("<input>"),
+            line: 0,
+            col: 0,
+            message: e.to_string(),
+        })
+}
+
 /// Parses zone-file text that did not come from a file (tests, fuzzing).
 pub fn parse_str(origin: &Name, text: &str) -> Result<Vec<LocatedRecord>, ZoneFileError> {
     let path = PathBuf::from("<input>");
