@@ -26,6 +26,7 @@ pub mod named;
 pub mod parser;
 pub mod toml_text;
 
+pub use keys::{key_from_statement, keys_from_statements, parse_keys, KeyDef};
 pub use lexer::{tokenize, Token, TokenKind};
 pub use parser::{fs_loader, parse_file, parse_str, Statement, MAX_INCLUDE_DEPTH};
 
