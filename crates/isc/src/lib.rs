@@ -28,6 +28,7 @@ pub mod toml_text;
 
 pub use keys::{key_from_statement, keys_from_statements, parse_keys, KeyDef};
 pub use lexer::{tokenize, Token, TokenKind};
+pub use named::{import_named_conf, import_statements, Import, Untranslated};
 pub use parser::{fs_loader, parse_file, parse_str, Statement, MAX_INCLUDE_DEPTH};
 
 /// A place in a configuration file. Lines and columns are 1-based (columns
