@@ -102,6 +102,13 @@ impl Shared {
     }
 }
 
+fn ipv6_unavailable(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EADDRNOTAVAIL) | Some(libc::EAFNOSUPPORT)
+    )
+}
+
 /// Seconds since the epoch, for TSIG.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -181,7 +188,16 @@ impl Server {
         let mut listening = Vec::new();
         for addr in &config.dns.listen {
             // Bind TCP first: with port 0 it picks the port UDP then shares.
-            let tcp = tcp::bind(*addr).with_context(|| format!("cannot listen on {addr}/tcp"))?;
+            let tcp = match tcp::bind(*addr) {
+                Ok(t) => t,
+                // A host without IPv6 (some containers) should still serve
+                // IPv4, as BIND does; anything else is a configuration error.
+                Err(e) if addr.is_ipv6() && ipv6_unavailable(&e) => {
+                    tracing::warn!("not listening on {addr}: IPv6 is not available here ({e})");
+                    continue;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot listen on {addr}/tcp")),
+            };
             let bound = tcp.local_addr()?;
             udp_threads.extend(
                 udp::start(bound, workers, shared.clone(), stop.clone())
@@ -189,6 +205,9 @@ impl Server {
             );
             tokio::spawn(tcp::serve(tcp, shared.clone()));
             listening.push(bound);
+        }
+        if listening.is_empty() {
+            anyhow::bail!("no address to listen on");
         }
         let control_path = config.server.control_socket.clone();
         let control = control::bind(&control_path)
