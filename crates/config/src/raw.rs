@@ -181,8 +181,24 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
             name: kname,
             algorithm,
             secret,
-            defined_at: at.place(&k.algorithm),
+            defined_at: at.place(&k.name),
         });
+    }
+    for (file, spanned) in server.key_files.iter().zip(&raw.server.key_files) {
+        for k in key_file(at, file, spanned)? {
+            if let Some(first) = keys.iter().find(|f| f.name == k.spec.name) {
+                return Err(ConfigError {
+                    file: file.clone(),
+                    line: k.defined_at_line,
+                    col: k.defined_at_col,
+                    message: format!(
+                        "key {} is defined twice (first at {})",
+                        k.spec.name, first.defined_at
+                    ),
+                });
+            }
+            keys.push(k.spec);
+        }
     }
 
     let mut zones = Vec::new();
@@ -234,6 +250,59 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
         keys,
         zones,
     })
+}
+
+struct FileKey {
+    spec: KeySpec,
+    defined_at_line: usize,
+    defined_at_col: usize,
+}
+
+/// The keys of one BIND-syntax key file.
+fn key_file(
+    at: &Locator<'_>,
+    file: &std::path::Path,
+    named: &Spanned<String>,
+) -> Result<Vec<FileKey>, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        at.at(
+            named,
+            format!("cannot read key file {}: {e}", file.display()),
+        )
+    })?;
+    let located = |e: tandem_isc::IscError| ConfigError {
+        file: e.file,
+        line: e.line as usize,
+        col: e.col as usize,
+        message: e.message,
+    };
+    let defs = tandem_isc::parse_keys(&text, file).map_err(located)?;
+    if defs.is_empty() {
+        return Err(at.at(
+            named,
+            format!("key file {} holds no key statement", file.display()),
+        ));
+    }
+    defs.into_iter()
+        .map(|d| {
+            let algorithm = d.algorithm.parse::<Algorithm>().map_err(|_| {
+                located(d.loc.error(format!(
+                    "key {}: unknown algorithm {:?}",
+                    d.name, d.algorithm
+                )))
+            })?;
+            Ok(FileKey {
+                spec: KeySpec {
+                    name: d.name.to_lowercase(),
+                    algorithm,
+                    secret: d.secret,
+                    defined_at: format!("{}:{}:{}", d.loc.file.display(), d.loc.line, d.loc.col),
+                },
+                defined_at_line: d.loc.line as usize,
+                defined_at_col: d.loc.col as usize,
+            })
+        })
+        .collect()
 }
 
 /// One update-policy rule. Names are absolute, as in BIND's configuration

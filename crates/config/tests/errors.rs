@@ -70,3 +70,40 @@ fn defaults_and_relative_paths() {
         .allow_transfer
         .allows("127.0.0.1".parse().unwrap(), None));
 }
+
+#[test]
+fn key_files_are_read_and_their_errors_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tandem.toml");
+    let good = "key \"DHCP_UPDATER\" {\n\talgorithm hmac-md5;\n\tsecret \"aGVsbG8=\";\n};\n";
+    std::fs::write(dir.path().join("k.key"), good).unwrap();
+    let text = "[server]\nkey-files = [\"k.key\"]\n";
+    let c = Config::parse(text, &cfg).unwrap();
+    assert_eq!(c.keys.len(), 1);
+    assert_eq!(c.keys[0].name.to_string(), "dhcp_updater.");
+
+    // Defined in the file and again inline.
+    let both = format!(
+        "{text}[[key]]\nname = \"dhcp_updater\"\nalgorithm = \"hmac-md5\"\nsecret = \"aGVsbG8=\"\n"
+    );
+    let e = Config::parse(&both, &cfg).unwrap_err().to_string();
+    assert!(
+        e.contains("k.key:1:1:") && e.contains("defined twice"),
+        "{e}"
+    );
+
+    // Bad base64 inside the key file: the key file's line and column.
+    let bad = "key \"x\" {\n\talgorithm hmac-sha256;\n\tsecret \"***\";\n};\n";
+    std::fs::write(dir.path().join("k.key"), bad).unwrap();
+    let e = Config::parse(text, &cfg).unwrap_err().to_string();
+    assert!(e.contains("k.key:3:"), "{e}");
+
+    // A missing key file points at its entry in the config.
+    let e = Config::parse("[server]\nkey-files = [\"nope.key\"]\n", &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tandem.toml:2:15:") && e.contains("nope.key"),
+        "{e}"
+    );
+}
