@@ -103,7 +103,7 @@ fn key_files_are_read_and_their_errors_located() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("tandem.toml:2:15:") && e.contains("nope.key"),
+        e.contains("tandem.toml:2:14:") && e.contains("nope.key"),
         "{e}"
     );
 }
