@@ -37,7 +37,8 @@ pub struct Import {
     /// Zone files to copy: (source path, resolved; destination relative to
     /// the new configuration file, `zones/<file name>`).
     pub zone_files: Vec<(PathBuf, String)>,
-    /// What was not translated, in file order.
+    /// What was not translated or only approximated: `options` first, then
+    /// the other statements in file order.
     pub untranslated: Vec<Untranslated>,
 }
 
@@ -132,6 +133,12 @@ struct Importer<'a> {
 /// An element of an address match list, flattened.
 enum Elem {
     Ok(String),
+    /// Translated approximately; the caller reports why.
+    Note {
+        loc: Location,
+        text: String,
+        why: String,
+    },
     /// Cannot be translated; `denies` if it would have refused access.
     Bad {
         loc: Location,
@@ -439,6 +446,11 @@ impl<'a> Importer<'a> {
         for e in elems {
             match e {
                 Elem::Ok(s) => out.push(s),
+                Elem::Note { loc, text, why } => self.untranslated.push(Untranslated {
+                    loc,
+                    statement: text,
+                    reason: format!("{ctx} {kw}: {why}"),
+                }),
                 Elem::Bad {
                     loc,
                     text,
@@ -489,7 +501,14 @@ impl<'a> Importer<'a> {
                 denies,
             };
             if negated && neg {
-                out.push(bad("a negation inside a negated list cannot be flattened"));
+                // Whether BIND's double negation allows or refuses is not
+                // something to guess at: treat it as a lost refusal.
+                out.push(Elem::Bad {
+                    loc: el.loc.clone(),
+                    text: el.render(),
+                    why: "a negation inside a negated list cannot be flattened".into(),
+                    denies: true,
+                });
                 continue;
             }
             let prefix = if denies { "!" } else { "" };
@@ -509,11 +528,10 @@ impl<'a> Importer<'a> {
                         "localhost" => {
                             out.push(Elem::Ok(format!("{prefix}127.0.0.1")));
                             out.push(Elem::Ok(format!("{prefix}::1")));
-                            out.push(Elem::Bad {
+                            out.push(Elem::Note {
                                 loc: el.loc.clone(),
                                 text: el.render(),
                                 why: "localhost was approximated as 127.0.0.1 and ::1 (BIND also matches the host's other addresses)".into(),
-                                denies: false,
                             });
                         }
                         "localnets" => out.push(bad(
