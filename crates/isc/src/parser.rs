@@ -10,6 +10,8 @@
 //! [`parse_file`] also replaces `include "path";` statements, at any depth,
 //! by the statements of the named file, read through a caller-supplied
 //! loader; relative paths are taken from the including file's directory.
+//! (BIND takes them from its working directory, which `options { directory }`
+//! changes while parsing; for the usual absolute include paths the two agree.)
 
 use std::io;
 use std::path::{Component, Path, PathBuf};

@@ -427,3 +427,18 @@ zone "c" { type master; file "we\"ird\\name"; };
         .iter()
         .any(|(s, why)| s == "fe80::/10;" && why.contains("exact addresses")));
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn import_of_any_parsable_text(s in "(zone|options|acl|key|update-policy|grant|deny|allow-query|listen-on|also-notify|type|master|file|port|any|none|!|\\{|\\}|;|\"[a-z.]{0,6}\"|[0-9./:]{1,12}|[a-z*.]{1,6}| |\n){0,60}") {
+            let path = Path::new("/etc/bind/named.conf");
+            if let Ok(t) = parse_str(&s, path) {
+                let _ = import_statements(&t, path);
+            }
+        }
+    }
+}
