@@ -31,6 +31,14 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Turn a BIND named.conf (with its includes, keys and primary zones)
+    /// into a tandem configuration in DIR, copying the zone files.
+    ImportIsc {
+        #[arg(long)]
+        named_conf: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Ask a running server to re-read its zone files.
     Reload {
         /// The server's configuration (to find its control socket).
@@ -48,6 +56,7 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(config),
         Command::Check { config } => check(config),
         Command::Reload { config, socket } => reload(config, socket),
+        Command::ImportIsc { named_conf, out } => import_isc(named_conf, out),
     };
     match result {
         Ok(code) => code,
@@ -128,4 +137,65 @@ fn reload(config: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<Ex
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn import_isc(named_conf: PathBuf, out: PathBuf) -> anyhow::Result<ExitCode> {
+    let mut loader = tandem_isc::fs_loader();
+    let import = match tandem_isc::import_named_conf(&named_conf, &mut loader) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let config = out.join("tandem.toml");
+    if config.exists() {
+        anyhow::bail!(
+            "{} exists; import into an empty directory",
+            config.display()
+        );
+    }
+    std::fs::create_dir_all(out.join("zones"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    for (from, to) in &import.zone_files {
+        let dest = out.join(to);
+        std::fs::copy(from, &dest).with_context(|| {
+            format!(
+                "cannot copy zone file {} to {}",
+                from.display(),
+                dest.display()
+            )
+        })?;
+        println!("copied {} -> {}", from.display(), dest.display());
+    }
+    std::fs::write(&config, &import.toml)
+        .with_context(|| format!("cannot write {}", config.display()))?;
+    println!("wrote {}", config.display());
+    if !import.untranslated.is_empty() {
+        println!("not translated ({}):", import.untranslated.len());
+        for u in &import.untranslated {
+            println!(
+                "  {}:{}:{}: {}: {}",
+                u.loc.file.display(),
+                u.loc.line,
+                u.loc.col,
+                u.statement,
+                u.reason
+            );
+        }
+    }
+    // The result must be a configuration tandem accepts, zone files included.
+    let checked = Config::load(&config)?;
+    if let Err(errors) = tandem_zonestore::check(&tandem_server::zone_specs(&checked)) {
+        for e in errors {
+            eprintln!("{e}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    println!(
+        "check: ok ({} zones); run: tandem serve --config {}",
+        checked.zones.len(),
+        config.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
