@@ -20,7 +20,7 @@ use crate::catalog::Catalog;
 use crate::query::{handle, Outcome, Settings, Source, Transport};
 
 /// Entries kept before the cache starts over.
-const MAX_ENTRIES: usize = 50_000;
+const MAX_ENTRIES: usize = 16_384;
 
 /// The parts of a query the fast path understood.
 struct Plain<'a> {

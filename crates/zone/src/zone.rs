@@ -1,6 +1,8 @@
 //! The zone data model: RRsets grouped by owner name, in canonical order.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use imbl::OrdMap;
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -72,7 +74,11 @@ pub fn may_coexist_with_cname(rtype: Rtype) -> bool {
 pub struct Zone {
     origin: Name,
     class: Class,
-    nodes: BTreeMap<Name, Vec<RRset>>,
+    /// A persistent map: cloning a zone (each update makes a new version)
+    /// shares every untouched node instead of copying the whole tree. The
+    /// RRsets of a node sit behind an `Arc`, so the tree nodes an update
+    /// copies hold pointers, not record data (copy-on-write per node).
+    nodes: OrdMap<Name, Node>,
 }
 
 impl Zone {
@@ -81,7 +87,7 @@ impl Zone {
         Zone {
             origin,
             class,
-            nodes: BTreeMap::new(),
+            nodes: OrdMap::new(),
         }
     }
 
@@ -200,12 +206,16 @@ impl Zone {
 
     /// Number of records.
     pub fn record_count(&self) -> usize {
-        self.nodes.values().flatten().map(|s| s.rdatas.len()).sum()
+        self.nodes
+            .values()
+            .flat_map(|n| n.iter())
+            .map(|s| s.rdatas.len())
+            .sum()
     }
 
     /// All RRsets at `name`, if the name owns any.
     pub fn node(&self, name: &Name) -> Option<&[RRset]> {
-        self.nodes.get(name).map(Vec::as_slice)
+        self.nodes.get(name).map(|n| n.as_slice())
     }
 
     /// The RRsets at `name` with the owner name as the zone spells it
@@ -222,10 +232,11 @@ impl Zone {
     }
 
     fn rrset_mut(&mut self, name: &Name, rtype: Rtype) -> Option<&mut RRset> {
-        self.nodes
-            .get_mut(name)?
-            .iter_mut()
-            .find(|s| s.rtype == rtype)
+        let node = self.nodes.get_mut(name)?;
+        if !node.iter().any(|s| s.rtype == rtype) {
+            return None;
+        }
+        Arc::make_mut(node).iter_mut().find(|s| s.rtype == rtype)
     }
 
     /// True if `name` owns records or is an empty non-terminal (a name with
@@ -267,7 +278,7 @@ impl Zone {
     }
 
     fn insert_inner(&mut self, r: Record, set_ttl: bool) -> bool {
-        let sets = self.nodes.entry(r.owner).or_default();
+        let sets = Arc::make_mut(self.nodes.entry(r.owner).or_default());
         match sets.iter_mut().find(|s| s.rtype == r.rtype) {
             Some(set) => {
                 if set_ttl {
@@ -300,8 +311,9 @@ impl Zone {
     pub fn remove(&mut self, r: &Record) -> Option<Record> {
         let owner = self_owner(&self.nodes, &r.owner);
         let class = self.class;
-        let sets = self.nodes.get_mut(&r.owner)?;
-        let si = sets.iter().position(|s| s.rtype == r.rtype)?;
+        let node = self.nodes.get_mut(&r.owner)?;
+        let si = node.iter().position(|s| s.rtype == r.rtype)?;
+        let sets = Arc::make_mut(node);
         let set = &mut sets[si];
         let di = set
             .rdatas
@@ -320,19 +332,19 @@ impl Zone {
 
     /// Removes a whole RRset; returns its records.
     pub fn remove_rrset(&mut self, name: &Name, rtype: Rtype) -> Vec<Record> {
-        let Some(sets) = self.nodes.get_mut(name) else {
+        let Some(node) = self.nodes.get_mut(name) else {
             return Vec::new();
         };
-        let Some(si) = sets.iter().position(|s| s.rtype == rtype) else {
+        let Some(si) = node.iter().position(|s| s.rtype == rtype) else {
             return Vec::new();
         };
-        let set = sets.remove(si);
+        let set = Arc::make_mut(node).remove(si);
         let owner = self
             .nodes
             .get_key_value(name)
             .map_or_else(|| name.clone(), |(k, _)| k.clone());
         let out = set.records(&owner, self.class).collect();
-        if self.nodes.get(name).is_some_and(Vec::is_empty) {
+        if self.nodes.get(name).is_some_and(|n| n.is_empty()) {
             self.nodes.remove(name);
         }
         out
@@ -367,8 +379,11 @@ impl Zone {
     }
 }
 
+/// The RRsets of one owner name, ordered by type.
+type Node = Arc<Vec<RRset>>;
+
 /// The stored spelling of an owner name (case as first written).
-fn self_owner(nodes: &BTreeMap<Name, Vec<RRset>>, name: &Name) -> Name {
+fn self_owner(nodes: &OrdMap<Name, Node>, name: &Name) -> Name {
     nodes
         .get_key_value(name)
         .map_or_else(|| name.clone(), |(k, _)| k.clone())

@@ -137,8 +137,8 @@ pub fn encode_checkpoint(o: &Overlay) -> Vec<u8> {
         }
         None => out.extend_from_slice(&[0, 0, 0, 0, 0]),
     }
-    put_records(&mut out, o.added());
-    put_records(&mut out, o.deleted());
+    put_records(&mut out, &o.added());
+    put_records(&mut out, &o.deleted());
     out
 }
 

@@ -12,7 +12,7 @@
 //! - the serial becomes the file's serial if that is newer than the one
 //!   served, else the served serial plus one, so secondaries see a change.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tandem_dns_wire::rdata::canonical;
 use tandem_dns_wire::{Name, Record, Rtype};
@@ -32,12 +32,14 @@ fn key(r: &Record) -> Key {
 }
 
 /// The net effect of every update since the zone file was first loaded.
+/// Both sets are maps by record identity, so folding in an update costs
+/// O(log n) per record however many dynamic records there are.
 #[derive(Clone, Debug, Default)]
 pub struct Overlay {
     /// Records added by updates that the file does not hold.
-    added: Vec<Record>,
+    added: BTreeMap<Key, Record>,
     /// File records removed by updates.
-    deleted: Vec<Record>,
+    deleted: BTreeMap<Key, Record>,
     /// The serial last served, if any update or reload set one.
     pub serial: Option<u32>,
 }
@@ -54,18 +56,20 @@ impl Overlay {
         Overlay::default()
     }
 
-    pub fn added(&self) -> &[Record] {
-        &self.added
+    /// Records added by updates, in canonical order.
+    pub fn added(&self) -> Vec<Record> {
+        self.added.values().cloned().collect()
     }
 
-    pub fn deleted(&self) -> &[Record] {
-        &self.deleted
+    /// File records deleted by updates, in canonical order.
+    pub fn deleted(&self) -> Vec<Record> {
+        self.deleted.values().cloned().collect()
     }
 
     pub fn from_parts(added: Vec<Record>, deleted: Vec<Record>, serial: Option<u32>) -> Overlay {
         Overlay {
-            added,
-            deleted,
+            added: added.into_iter().map(|r| (key(&r), r)).collect(),
+            deleted: deleted.into_iter().map(|r| (key(&r), r)).collect(),
             serial,
         }
     }
@@ -79,20 +83,14 @@ impl Overlay {
     pub fn record(&mut self, diff: &Diff) {
         for r in &diff.removed {
             let k = key(r);
-            if let Some(i) = self.added.iter().position(|a| key(a) == k) {
-                self.added.swap_remove(i);
-            } else if !self.deleted.iter().any(|d| key(d) == k) {
-                self.deleted.push(r.clone());
+            if self.added.remove(&k).is_none() {
+                self.deleted.entry(k).or_insert_with(|| r.clone());
             }
         }
         for r in &diff.added {
             let k = key(r);
-            if let Some(i) = self.deleted.iter().position(|d| key(d) == k) {
-                self.deleted.swap_remove(i);
-            } else if let Some(i) = self.added.iter().position(|a| key(a) == k) {
-                self.added[i] = r.clone();
-            } else {
-                self.added.push(r.clone());
+            if self.deleted.remove(&k).is_none() {
+                self.added.insert(k, r.clone());
             }
         }
         self.serial = Some(diff.to_serial);
@@ -103,9 +101,9 @@ impl Overlay {
     pub fn merge(&mut self, file: &Zone, served: Option<&Zone>) -> (Zone, MergeReport) {
         let mut zone = file.clone();
         let mut report = MergeReport::default();
-        self.deleted.retain(|d| zone.remove(d).is_some());
-        let mut kept = Vec::new();
-        for r in std::mem::take(&mut self.added) {
+        self.deleted.retain(|_, d| zone.remove(d).is_some());
+        let mut kept = BTreeMap::new();
+        for (k, r) in std::mem::take(&mut self.added) {
             let in_file = zone.rrset(&r.owner, r.rtype).is_some_and(|set| {
                 set.rdatas
                     .iter()
@@ -120,7 +118,7 @@ impl Overlay {
                 continue;
             }
             zone.insert_keep_ttl(r.clone());
-            kept.push(r);
+            kept.insert(k, r);
         }
         self.added = kept;
         let file_serial = file.serial();
