@@ -172,7 +172,9 @@ def query_bench(seconds=10, rounds=2):
     zonefile, queries = os.path.join(work, "zone"), os.path.join(work, "queries")
     write_zone(zonefile)
     write_queries(queries)
-    order = ["tandem", "knot", "nsd", "bind"]
+    # NSD is left out until its harness is fixed: under dnsperf it dropped
+    # most queries here and its worker's CPU time was not found.
+    order = ["tandem", "knot", "bind"]
     results = {k: [] for k in order}
     try:
         for r in range(rounds):
