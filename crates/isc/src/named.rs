@@ -37,6 +37,15 @@ pub struct Import {
     /// Zone files to copy: (source path, resolved; destination relative to
     /// the new configuration file, `zones/<file name>`).
     pub zone_files: Vec<(PathBuf, String)>,
+    /// The files the `key` statements came from (named.conf itself or the
+    /// key files it includes), in order of first use.
+    ///
+    /// Keys are *inlined*: every `key` statement becomes a `[[key]]` table in
+    /// [`Import::toml`], secret included, and `[server] key-files` is not
+    /// written. There is nothing to copy; the list is for telling the user
+    /// that the secrets from these files now live in the new configuration,
+    /// which must be kept as private as they were.
+    pub key_files: Vec<PathBuf>,
     /// What was not translated or only approximated: `options` first, then
     /// the other statements in file order.
     pub untranslated: Vec<Untranslated>,
@@ -260,7 +269,17 @@ impl<'a> Importer<'a> {
     fn top(&mut self, st: &'a Statement) -> Result<(), IscError> {
         let kw = st.keyword().unwrap_or("").to_ascii_lowercase();
         match kw.as_str() {
-            "key" => self.keys.push(key_from_statement(st)?),
+            "key" => {
+                let k = key_from_statement(st)?;
+                if let Some(first) = self.keys.iter().find(|f| f.name == k.name) {
+                    return Err(st.loc.error(format!(
+                        "key {} is defined twice (first at {})",
+                        k.name_text(),
+                        first.loc
+                    )));
+                }
+                self.keys.push(k);
+            }
             "acl" | "options" => {}
             "zone" => self.zone(st)?,
             "controls" => self.skip(
@@ -808,9 +827,28 @@ impl<'a> Importer<'a> {
                 "\n# named.conf had no listen-on: tandem's default addresses apply\n# (BIND would listen on every interface).\n",
             );
         }
+        let mut key_files: Vec<PathBuf> = Vec::new();
         for k in &self.keys {
+            if !key_files.contains(&k.loc.file) {
+                key_files.push(k.loc.file.clone());
+            }
+        }
+        if !key_files.is_empty() {
+            let names: Vec<String> = key_files
+                .iter()
+                .map(|f| comment(&f.display().to_string()))
+                .collect();
             t.push_str(&format!(
-                "\n[[key]]\nname = {}\nalgorithm = {}\nsecret = {}\n",
+                "\n# TSIG keys, inlined from {}.\n# The secrets are below: keep this file readable only by tandem.\n",
+                names.join(", ")
+            ));
+        }
+        for (i, k) in self.keys.iter().enumerate() {
+            if i > 0 {
+                t.push('\n');
+            }
+            t.push_str(&format!(
+                "[[key]]\nname = {}\nalgorithm = {}\nsecret = {}\n",
                 string(&k.name_text()),
                 string(&k.algorithm),
                 string(&k.secret_base64())
@@ -860,6 +898,7 @@ impl<'a> Importer<'a> {
         Import {
             toml: t,
             zone_files: self.zone_files,
+            key_files,
             untranslated: self.untranslated,
         }
     }

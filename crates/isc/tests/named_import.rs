@@ -82,6 +82,14 @@ allow-query = ["any"]
 allow-transfer = ["192.168.0.253"]
 update-policy = [ { grant = "DHCP_UPDATER", match = "zonesub", types = ["ANY"] }, { deny = "DHCP_UPDATER", match = "name", name = "254.0.168.192.in-addr.arpa.", types = ["PTR"] } ]"#;
     assert_eq!(body(&im), want);
+    // Keys are inlined, and the file says where the secrets came from.
+    let key_file = fixture_dir().join("ddns.key");
+    assert_eq!(im.key_files, vec![key_file.clone()]);
+    assert!(im.toml.contains(&format!(
+        "\n# TSIG keys, inlined from {}.\n# The secrets are below: keep this file readable only by tandem.\n[[key]]\n",
+        key_file.display()
+    )));
+    assert!(!im.toml.contains("key-files"));
     // Everything untranslated is also listed in the file, for the reader.
     assert!(im.toml.contains("# Not translated:\n"));
     assert!(im
@@ -390,6 +398,10 @@ fn malformed_configuration_is_an_error() {
     assert_eq!(
         import_err("key k {\n algorithm hmac-md5; };"),
         "named.conf:1:1: key k has no secret"
+    );
+    assert_eq!(
+        import_err("key k { algorithm hmac-md5; secret \"c2Vj\"; };\nkey \"K.\" { algorithm hmac-sha1; secret \"c2Vj\"; };"),
+        "named.conf:2:1: key K is defined twice (first at named.conf:1:1)"
     );
     assert!(import_err("zone \"a..b\" { type master; file \"a\"; };")
         .starts_with("named.conf:1:6: bad zone name"));
