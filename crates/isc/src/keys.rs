@@ -10,7 +10,10 @@
 //! ```
 //!
 //! as written by `tsig-keygen` / `ddns-confgen` into key files, and as found
-//! inside named.conf and dhcpd.conf.
+//! inside named.conf and dhcpd.conf. For dhcpd.conf, parse with
+//! [`crate::parse_str_dialect`] in [`crate::Dialect::Dhcpd`] (its secrets are
+//! often unquoted and may hold `//`) and pass the tree to
+//! [`keys_from_statements`].
 
 use std::path::Path;
 

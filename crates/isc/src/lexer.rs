@@ -1,20 +1,41 @@
 //! The lexer: ISC configuration text to tokens with positions.
 //!
 //! This module owns the token rules shared by named.conf, BIND key files and
-//! dhcpd.conf: bare words, quoted strings with backslash escapes, the
-//! punctuation `{ } ; , !`, and the three comment styles (`#`, `//`,
-//! `/* */`). Lines and columns are 1-based; columns count characters.
+//! dhcpd.conf: bare words, numbers, quoted strings with backslash escapes,
+//! the punctuation `{ } ; , !`, and comments. Lines and columns are 1-based;
+//! columns count characters.
+//!
+//! The two programs differ in comments only, which [`Dialect`] selects:
+//! BIND reads `#`, `//` and `/* */`; dhcpd reads `#` alone, so that an
+//! unquoted base64 secret or a path may hold `//` there.
 
 use std::path::Path;
 
 use crate::{IscError, Location};
 
+/// Which program's syntax to read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// named.conf and BIND key files: comments `#`, `//` and `/* */`; every
+    /// statement, block or not, ends with `;`.
+    #[default]
+    Named,
+    /// dhcpd.conf: comments `#` only; a statement that ends with a block
+    /// needs no `;` after the `}` (one is accepted).
+    Dhcpd,
+}
+
 /// What kind of token this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
     /// A bare word: a run of characters up to white space, punctuation, a
-    /// quote or a comment start (`#`, `//`, `/*` end a word, as in BIND).
+    /// quote or a comment start (in BIND's dialect `#`, `//` and `/*` end a
+    /// word; in dhcpd's only `#` does).
     Word,
+    /// A bare word made of ASCII digits only (`53`, `3600`); see
+    /// [`Token::number`]. Addresses and names that start with digits
+    /// (`10.0.0.1`, `0.168.192.in-addr.arpa`) are words.
+    Number,
     /// A quoted string; `text` holds its contents with escapes resolved.
     Str,
     /// `{`
@@ -39,9 +60,20 @@ pub struct Token {
 }
 
 impl Token {
-    /// True for a bare word or a quoted string.
+    /// True for a bare word, a number or a quoted string.
     pub fn is_text(&self) -> bool {
-        matches!(self.kind, TokenKind::Word | TokenKind::Str)
+        matches!(
+            self.kind,
+            TokenKind::Word | TokenKind::Number | TokenKind::Str
+        )
+    }
+
+    /// The value of a [`TokenKind::Number`] token, if it fits in a `u64`.
+    pub fn number(&self) -> Option<u64> {
+        match self.kind {
+            TokenKind::Number => self.text.parse().ok(),
+            _ => None,
+        }
     }
 
     /// The token as it could be written back: strings quoted and escaped.
@@ -98,11 +130,17 @@ fn is_word_char(c: char) -> bool {
     !(c.is_whitespace() || matches!(c, '{' | '}' | ';' | ',' | '!' | '"'))
 }
 
-/// Splits `text` (the contents of `file`) into tokens.
+/// Splits `text` (the contents of `file`) into tokens, in BIND's dialect.
 ///
 /// Errors: an unterminated quoted string or `/* */` comment, reported at
 /// its start.
 pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>, IscError> {
+    tokenize_dialect(text, file, Dialect::Named)
+}
+
+/// [`tokenize`] in the given dialect.
+pub fn tokenize_dialect(text: &str, file: &Path, dialect: Dialect) -> Result<Vec<Token>, IscError> {
+    let slashes = dialect == Dialect::Named;
     let mut cur = Cursor {
         chars: text.chars().peekable(),
         line: 1,
@@ -120,7 +158,7 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>, IscError> {
             cur.bump();
             continue;
         }
-        if c == '#' || (c == '/' && cur.peek2() == Some('/')) {
+        if c == '#' || (slashes && c == '/' && cur.peek2() == Some('/')) {
             while let Some(c) = cur.peek() {
                 if c == '\n' {
                     break;
@@ -129,7 +167,7 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>, IscError> {
             }
             continue;
         }
-        if c == '/' && cur.peek2() == Some('*') {
+        if slashes && c == '/' && cur.peek2() == Some('*') {
             cur.bump();
             cur.bump();
             let mut closed = false;
@@ -192,15 +230,21 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>, IscError> {
         }
         let mut s = String::new();
         while let Some(c) = cur.peek() {
-            let comment = c == '#' || (c == '/' && matches!(cur.peek2(), Some('/' | '*')));
+            let comment =
+                c == '#' || (slashes && c == '/' && matches!(cur.peek2(), Some('/' | '*')));
             if !is_word_char(c) || comment {
                 break;
             }
             s.push(c);
             cur.bump();
         }
+        let kind = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            TokenKind::Number
+        } else {
+            TokenKind::Word
+        };
         out.push(Token {
-            kind: TokenKind::Word,
+            kind,
             text: s,
             loc: at(line, col),
         });
@@ -264,6 +308,51 @@ mod tests {
                 ("10.0.0.0/8", 5, 10)
             ]
         );
+    }
+
+    #[test]
+    fn numbers() {
+        let t = tokenize(
+            "port 53; 10.0.0.1 0x1 \"7\" 99999999999999999999",
+            Path::new("f"),
+        )
+        .unwrap();
+        let kinds: Vec<_> = t.iter().map(|t| (t.kind, t.number())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (TokenKind::Word, None),
+                (TokenKind::Number, Some(53)),
+                (TokenKind::Semi, None),
+                (TokenKind::Word, None),
+                (TokenKind::Word, None),
+                (TokenKind::Str, None),
+                (TokenKind::Number, None),
+            ]
+        );
+        assert!(t[1].is_text());
+    }
+
+    #[test]
+    fn dhcpd_dialect_has_hash_comments_only() {
+        let text = "secret ab//cd/*e==; # note\nfilename \"/boot/x\"; a/*b*/";
+        let t = tokenize_dialect(text, Path::new("dhcpd.conf"), Dialect::Dhcpd).unwrap();
+        let words: Vec<_> = t.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(
+            words,
+            [
+                "secret",
+                "ab//cd/*e==",
+                ";",
+                "filename",
+                "/boot/x",
+                ";",
+                "a/*b*/"
+            ]
+        );
+        let t = tokenize(text, Path::new("named.conf")).unwrap();
+        let words: Vec<_> = t.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(words, ["secret", "ab", "filename", "/boot/x", ";", "a"]);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! The crate is layered; each module owns one step:
 //!
-//! - [`lexer`]: text to [`Token`]s with positions (words, quoted strings,
-//!   punctuation, comments).
+//! - [`lexer`]: text to [`Token`]s with positions (words, numbers, quoted
+//!   strings, punctuation, comments), in BIND's or dhcpd's [`Dialect`].
 //! - [`parser`]: tokens to a generic tree of [`Statement`]s (words, an
 //!   optional `{ }` block, `;`), and `include "file";` resolution through a
 //!   caller-supplied loader.
@@ -27,9 +27,12 @@ pub mod parser;
 pub mod toml_text;
 
 pub use keys::{key_from_statement, keys_from_statements, parse_keys, KeyDef};
-pub use lexer::{tokenize, Token, TokenKind};
+pub use lexer::{tokenize, tokenize_dialect, Dialect, Token, TokenKind};
 pub use named::{import_named_conf, import_statements, Import, Untranslated};
-pub use parser::{fs_loader, parse_file, parse_str, Statement, MAX_INCLUDE_DEPTH};
+pub use parser::{
+    fs_loader, parse_file, parse_file_dialect, parse_str, parse_str_dialect, Statement,
+    MAX_INCLUDE_DEPTH,
+};
 
 /// A place in a configuration file. Lines and columns are 1-based (columns
 /// count characters); line 0 means the file as a whole (it could not be read).

@@ -7,6 +7,10 @@
 //! in `controls`); those are kept in [`Statement::tail`]. Meaning is given
 //! to statements by the modules above ([`crate::keys`], [`crate::named`]).
 //!
+//! In dhcpd's [`Dialect`] the `;` after a block is optional (`subnet ... {
+//! ... }` is how dhcpd.conf is written), so a block always ends its
+//! statement there and [`Statement::tail`] stays empty.
+//!
 //! [`parse_file`] also replaces `include "path";` statements, at any depth,
 //! by the statements of the named file, read through a caller-supplied
 //! loader; relative paths are taken from the including file's directory.
@@ -16,7 +20,7 @@
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use crate::lexer::{tokenize, Token, TokenKind};
+use crate::lexer::{tokenize_dialect, Dialect, Token, TokenKind};
 use crate::{IscError, Location};
 
 /// How deep `include` may nest (the top file is depth 0).
@@ -99,6 +103,7 @@ struct Parser<'a> {
     toks: &'a [Token],
     pos: usize,
     file: &'a Path,
+    dialect: Dialect,
 }
 
 impl Parser<'_> {
@@ -194,6 +199,7 @@ impl Parser<'_> {
                         self.pos += 1;
                         None
                     }
+                    _ if self.dialect == Dialect::Dhcpd => None,
                     Some(TokenKind::RBrace | TokenKind::LBrace) | None => {
                         return Err(close.error("missing ';' after '}'"));
                     }
@@ -211,14 +217,24 @@ impl Parser<'_> {
     }
 }
 
-/// Parses `text`, the contents of `file`, into statements. `include`
-/// statements are left in place (see [`parse_file`]).
+/// Parses `text`, the contents of `file`, into statements, in BIND's
+/// dialect. `include` statements are left in place (see [`parse_file`]).
 pub fn parse_str(text: &str, file: &Path) -> Result<Vec<Statement>, IscError> {
-    let toks = tokenize(text, file)?;
+    parse_str_dialect(text, file, Dialect::Named)
+}
+
+/// [`parse_str`] in the given dialect.
+pub fn parse_str_dialect(
+    text: &str,
+    file: &Path,
+    dialect: Dialect,
+) -> Result<Vec<Statement>, IscError> {
+    let toks = tokenize_dialect(text, file, dialect)?;
     let mut p = Parser {
         toks: &toks,
         pos: 0,
         file,
+        dialect,
     };
     Ok(p.block(None, 0)?.0)
 }
@@ -238,13 +254,24 @@ pub fn parse_file(
     path: &Path,
     loader: &mut dyn FnMut(&Path) -> io::Result<String>,
 ) -> Result<Vec<Statement>, IscError> {
+    parse_file_dialect(path, Dialect::Named, loader)
+}
+
+/// [`parse_file`] in the given dialect (dhcpd.conf also has
+/// `include "file";`).
+pub fn parse_file_dialect(
+    path: &Path,
+    dialect: Dialect,
+    loader: &mut dyn FnMut(&Path) -> io::Result<String>,
+) -> Result<Vec<Statement>, IscError> {
     let mut stack = Vec::new();
-    load(path, None, loader, &mut stack)
+    load(path, None, dialect, loader, &mut stack)
 }
 
 fn load(
     path: &Path,
     from: Option<&Location>,
+    dialect: Dialect,
     loader: &mut dyn FnMut(&Path) -> io::Result<String>,
     stack: &mut Vec<PathBuf>,
 ) -> Result<Vec<Statement>, IscError> {
@@ -261,8 +288,8 @@ fn load(
         }
     })?;
     stack.push(normalize(path));
-    let mut stmts = parse_str(&text, path)?;
-    expand(&mut stmts, path, loader, stack)?;
+    let mut stmts = parse_str_dialect(&text, path, dialect)?;
+    expand(&mut stmts, path, dialect, loader, stack)?;
     stack.pop();
     Ok(stmts)
 }
@@ -270,6 +297,7 @@ fn load(
 fn expand(
     stmts: &mut Vec<Statement>,
     path: &Path,
+    dialect: Dialect,
     loader: &mut dyn FnMut(&Path) -> io::Result<String>,
     stack: &mut Vec<PathBuf>,
 ) -> Result<(), IscError> {
@@ -310,13 +338,13 @@ fn expand(
                     "includes nested more than {MAX_INCLUDE_DEPTH} deep"
                 )));
             }
-            out.extend(load(&resolved, Some(&target.loc), loader, stack)?);
+            out.extend(load(&resolved, Some(&target.loc), dialect, loader, stack)?);
             continue;
         }
         let mut cur = Some(&mut st);
         while let Some(s) = cur {
             if let Some(block) = &mut s.block {
-                expand(block, path, loader, stack)?;
+                expand(block, path, dialect, loader, stack)?;
             }
             cur = s.tail.as_deref_mut();
         }

@@ -5,7 +5,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use tandem_isc::{parse_file, parse_str, tokenize, Statement, TokenKind};
+use tandem_isc::{
+    parse_file, parse_str, parse_str_dialect, tokenize, Dialect, Statement, TokenKind,
+};
 
 fn parse(text: &str) -> Vec<Statement> {
     parse_str(text, Path::new("named.conf")).unwrap()
@@ -195,6 +197,7 @@ proptest! {
     fn arbitrary_text_never_panics(s in "\\PC*") {
         let _ = tokenize(&s, Path::new("x"));
         let _ = parse_str(&s, Path::new("x"));
+        let _ = parse_str_dialect(&s, Path::new("x"), Dialect::Dhcpd);
     }
 
     #[test]
