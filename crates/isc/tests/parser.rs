@@ -219,3 +219,113 @@ proptest! {
         }
     }
 }
+
+/// Generated trees: rendered, parsed back, the same tree (locations aside).
+mod round_trip {
+    use super::*;
+    use tandem_isc::{Location, Token};
+
+    fn tok(kind: TokenKind, text: String) -> Token {
+        Token {
+            kind,
+            text,
+            loc: nowhere(),
+        }
+    }
+
+    fn nowhere() -> Location {
+        Location {
+            file: PathBuf::from("x"),
+            line: 0,
+            col: 0,
+        }
+    }
+
+    fn token() -> impl Strategy<Value = Token> {
+        prop_oneof![
+            4 => "[a-z_*][a-z0-9._:*+=-]{0,8}".prop_map(|t| tok(TokenKind::Word, t)),
+            2 => "[0-9]{1,6}".prop_map(|t| tok(TokenKind::Number, t)),
+            3 => "\\PC{0,8}".prop_map(|t| tok(TokenKind::Str, t)),
+            1 => Just(tok(TokenKind::Bang, "!".into())),
+            1 => Just(tok(TokenKind::Comma, ",".into())),
+        ]
+    }
+
+    fn stmt(
+        words: Vec<Token>,
+        block: Option<Vec<Statement>>,
+        tail: Option<Statement>,
+    ) -> Statement {
+        Statement {
+            words,
+            block,
+            tail: tail.map(Box::new),
+            loc: nowhere(),
+        }
+    }
+
+    fn tree() -> impl Strategy<Value = Statement> {
+        let leaf = prop::collection::vec(token(), 1..5).prop_map(|w| stmt(w, None, None));
+        leaf.prop_recursive(4, 48, 5, |inner| {
+            let tail = prop::option::weighted(
+                0.2,
+                (
+                    prop::collection::vec(token(), 1..3),
+                    prop::option::of(prop::collection::vec(inner.clone(), 0..3)),
+                ),
+            );
+            (
+                prop::collection::vec(token(), 0..4),
+                prop::collection::vec(inner, 0..5),
+                tail,
+            )
+                .prop_map(|(words, block, tail)| {
+                    let tail = tail.map(|(w, b)| stmt(w, b, None));
+                    stmt(words, Some(block), tail)
+                })
+        })
+    }
+
+    /// The tree with every location blanked (and, for dhcpd, no tails).
+    fn blank(st: &Statement, keep_tails: bool) -> Statement {
+        Statement {
+            words: st
+                .words
+                .iter()
+                .map(|t| tok(t.kind, t.text.clone()))
+                .collect(),
+            block: st
+                .block
+                .as_ref()
+                .map(|b| b.iter().map(|s| blank(s, keep_tails)).collect()),
+            tail: st
+                .tail
+                .as_ref()
+                .filter(|_| keep_tails)
+                .map(|t| Box::new(blank(t, keep_tails))),
+            loc: nowhere(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn generated_trees_survive_print_and_parse(trees in prop::collection::vec(tree(), 0..4)) {
+            let text: Vec<String> = trees.iter().map(Statement::render).collect();
+            let text = text.join("\n");
+            let back = parse_str(&text, Path::new("x")).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            let back: Vec<Statement> = back.iter().map(|s| blank(s, true)).collect();
+            prop_assert_eq!(back, trees);
+        }
+
+        #[test]
+        fn generated_trees_survive_in_dhcpd_dialect(trees in prop::collection::vec(tree(), 0..4)) {
+            let trees: Vec<Statement> = trees.iter().map(|s| blank(s, false)).collect();
+            let text: Vec<String> = trees.iter().map(Statement::render).collect();
+            let text = text.join("\n");
+            let back = parse_str_dialect(&text, Path::new("x"), Dialect::Dhcpd)
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            let back: Vec<Statement> = back.iter().map(|s| blank(s, false)).collect();
+            prop_assert_eq!(back, trees);
+        }
+    }
+}
