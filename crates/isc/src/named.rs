@@ -6,6 +6,20 @@
 //! configuration schema (`[server]`, `[dns]`, `[[key]]`, `[[zone]]`) with
 //! [`crate::toml_text`].
 //!
+//! Choices made for the output:
+//!
+//! - Keys are inlined: each `key` statement (from named.conf or a key file it
+//!   includes) becomes a `[[key]]` table with its secret, and no
+//!   `[server] key-files` entry is written, so the output is one file plus
+//!   zone files. [`Import::key_files`] names where the secrets came from.
+//! - Zone files are copied by the caller: [`Import::zone_files`] pairs each
+//!   source (relative `file` paths resolved against `options { directory }`,
+//!   or named.conf's directory without one) with `zones/<file name>`, made
+//!   unique, which is what the `[[zone]] file` entries say.
+//! - `listen-on`/`listen-on-v6` become `[dns] listen` (`any` is the wildcard
+//!   address of that family, `none` nothing); without either, `[dns]` is left
+//!   out and a comment says so.
+//!
 //! Everything that is not translated is listed in [`Import::untranslated`]
 //! with a reason, and repeated as comments at the end of the TOML: nothing
 //! is dropped silently. Where an address match list cannot be translated
