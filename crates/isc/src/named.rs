@@ -719,7 +719,18 @@ impl<'a> Importer<'a> {
             _ => return Err(file.loc.error("expected file \"PATH\";")),
         };
         let ctx = format!("zone {}", name_tok.render());
+        if let (Some(_), Some(au)) = (find("update-policy"), find("allow-update")) {
+            return Err(au.loc.error(format!(
+                "{ctx} has both allow-update and update-policy (BIND refuses this too)"
+            )));
+        }
         let mut opts = self.defaults.clone();
+        if find("update-policy").is_some() {
+            // BIND ignores an inherited allow-update when the zone has a
+            // policy, even one the import cannot translate (which then
+            // allows no updates at all).
+            opts.allow_update = None;
+        }
         let mut update_policy = None;
         for o in st.children() {
             let kw = o.keyword().unwrap_or("").to_ascii_lowercase();

@@ -320,7 +320,9 @@ zone "home" { type master; file "home.zone"; update-policy {
     grant k krb5-self . A;
 }; };
 zone "x" { type master; file "x"; update-policy { grant a zonesub ANY; deny b tcp-self . A; }; };
+options { allow-update { 192.0.2.9; }; };
 zone "y" { type master; file "y"; update-policy local; };
+zone "w" { type master; file "w"; };
 zone "z" { type master; file "z"; update-policy { grant a zonesub A(2); }; };
 "#,
     );
@@ -328,7 +330,20 @@ zone "z" { type master; file "z"; update-policy { grant a zonesub A(2); }; };
     let want = r#"update-policy = [ { grant = "ddns-key", match = "zonesub", types = ["ANY"] }, { grant = "ddns-key", match = "name", name = "www.home", types = ["A", "AAAA"] }, { grant = "ddns-key", match = "subdomain", name = "dyn.home", types = ["TXT"] }, { grant = "ddns-key", match = "wildcard", name = "*.w.home", types = ["A"] }, { grant = "*", match = "self", types = ["A"] }, { grant = "host.home", match = "self", types = ["A"] }, { grant = "ddns-key", match = "zonesub" } ]"#;
     assert!(b.contains(want), "{b}");
     assert!(b.contains("file = \"zones/x\"\nupdate-policy = []"), "{b}");
-    assert!(!b.contains("file = \"zones/y\"\nupdate"), "{b}");
+    // The inherited allow-update does not apply where a policy was given,
+    // even one that could not be translated.
+    assert!(
+        b.contains("file = \"zones/y\"\n\n[[zone]]\nname = \"w\""),
+        "{b}"
+    );
+    assert!(
+        b.contains("file = \"zones/w\"\nallow-update = [\"192.0.2.9\"]"),
+        "{b}"
+    );
+    assert!(
+        b.contains("file = \"zones/home.zone\"\nupdate-policy = "),
+        "{b}"
+    );
     assert!(b.contains("file = \"zones/z\"\nupdate-policy = []"), "{b}");
     let r = reasons(&im);
     assert!(r.contains(&(
@@ -402,6 +417,10 @@ fn malformed_configuration_is_an_error() {
     assert_eq!(
         import_err("key k { algorithm hmac-md5; secret \"c2Vj\"; };\nkey \"K.\" { algorithm hmac-sha1; secret \"c2Vj\"; };"),
         "named.conf:2:1: key K is defined twice (first at named.conf:1:1)"
+    );
+    assert_eq!(
+        import_err("zone \"a\" { type master; file \"a\";\n update-policy { grant k zonesub ANY; };\n  allow-update { any; }; };"),
+        "named.conf:3:3: zone \"a\" has both allow-update and update-policy (BIND refuses this too)"
     );
     assert!(import_err("zone \"a..b\" { type master; file \"a\"; };")
         .starts_with("named.conf:1:6: bad zone name"));
