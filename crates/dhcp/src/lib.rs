@@ -5,7 +5,18 @@
 //! and which lease changes must be made durable before the reply may leave.
 //! It reads no clock and opens no socket: time and the ingress interface come
 //! in as arguments, and the shell (`tandem-server`) sends what comes out.
+//!
+//! - [`lease`]: the lease model (with the failover protocol's fields).
+//! - [`config`]: subnets, pools, reservations, classes, option sets.
+//! - [`engine`]: the RFC 2131 state machine.
+//! - [`reply`]: reply destinations and option assembly.
 
+pub mod config;
+pub mod engine;
 pub mod lease;
+pub mod reply;
 
+pub use config::DhcpConfig;
+pub use engine::{Engine, Ingress, LogLine, Outcome};
 pub use lease::{BindingState, HwAddr, Lease};
+pub use reply::{Destination, Reply};
