@@ -5,9 +5,12 @@
 //! the punctuation `{ } ; , !`, and comments. Lines and columns are 1-based;
 //! columns count characters.
 //!
-//! The two programs differ in comments only, which [`Dialect`] selects:
-//! BIND reads `#`, `//` and `/* */`; dhcpd reads `#` alone, so that an
-//! unquoted base64 secret or a path may hold `//` there.
+//! The two programs differ in comments and string escapes, which
+//! [`Dialect`] selects: BIND reads `#`, `//` and `/* */`; dhcpd reads `#`
+//! alone, so that an unquoted base64 secret or a path may hold `//` there.
+//! BIND's backslash keeps the next character as it is; dhcpd's also knows
+//! `\t`, `\r`, `\n`, `\b`, octal `\NNN` and hex `\xHH`, which is how
+//! dhcpd.leases writes the bytes of a client identifier.
 
 use std::path::Path;
 
@@ -20,8 +23,9 @@ pub enum Dialect {
     /// statement, block or not, ends with `;`.
     #[default]
     Named,
-    /// dhcpd.conf: comments `#` only; a statement that ends with a block
-    /// needs no `;` after the `}` (one is accepted).
+    /// dhcpd.conf and dhcpd.leases: comments `#` only; a statement that
+    /// ends with a block needs no `;` after the `}` (one is accepted);
+    /// strings take C-like escapes (see [`Token::bytes`]).
     Dhcpd,
 }
 
@@ -56,6 +60,12 @@ pub struct Token {
     pub kind: TokenKind,
     /// The word, the string's contents, or the punctuation character.
     pub text: String,
+    /// For a quoted string in dhcpd's dialect whose escapes (`\351`,
+    /// `\xe9`) made bytes that are not UTF-8: those bytes, exactly; `text`
+    /// then holds them with U+FFFD in place of the bad sequences. `None`
+    /// for every other token, whose bytes are `text`'s. Use
+    /// [`Token::octets`] to get the bytes either way.
+    pub bytes: Option<Vec<u8>>,
     pub loc: Location,
 }
 
@@ -76,9 +86,33 @@ impl Token {
         }
     }
 
+    /// The token's bytes: [`Token::bytes`] if set, else `text`'s.
+    pub fn octets(&self) -> &[u8] {
+        match &self.bytes {
+            Some(b) => b,
+            None => self.text.as_bytes(),
+        }
+    }
+
     /// The token as it could be written back: strings quoted and escaped.
+    /// (Bytes that are not UTF-8 are written as dhcpd's octal escapes.)
     pub fn render(&self) -> String {
         match self.kind {
+            TokenKind::Str if self.bytes.is_some() => {
+                let mut s = String::from("\"");
+                for &b in self.octets() {
+                    match b {
+                        b'"' | b'\\' => {
+                            s.push('\\');
+                            s.push(b as char);
+                        }
+                        0x20..=0x7e => s.push(b as char),
+                        _ => s.push_str(&format!("\\{b:03o}")),
+                    }
+                }
+                s.push('"');
+                s
+            }
             TokenKind::Str => {
                 let mut s = String::with_capacity(self.text.len() + 2);
                 s.push('"');
@@ -196,13 +230,15 @@ pub fn tokenize_dialect(text: &str, file: &Path, dialect: Dialect) -> Result<Vec
             out.push(Token {
                 kind,
                 text: c.to_string(),
+                bytes: None,
                 loc: at(line, col),
             });
             continue;
         }
         if c == '"' {
             cur.bump();
-            let mut s = String::new();
+            // Built as bytes: dhcpd's escapes can make any byte.
+            let mut s: Vec<u8> = Vec::new();
             let mut closed = false;
             while let Some(c) = cur.bump() {
                 match c {
@@ -211,19 +247,28 @@ pub fn tokenize_dialect(text: &str, file: &Path, dialect: Dialect) -> Result<Vec
                         break;
                     }
                     '\\' => match cur.bump() {
-                        Some(e) => s.push(e),
+                        Some(e) if dialect == Dialect::Dhcpd => dhcpd_escape(e, &mut cur, &mut s),
+                        Some(e) => push_char(&mut s, e),
                         None => break,
                     },
                     '\n' => break,
-                    c => s.push(c),
+                    c => push_char(&mut s, c),
                 }
             }
             if !closed {
                 return Err(at(line, col).error("unterminated quoted string"));
             }
+            let (text, bytes) = match String::from_utf8(s) {
+                Ok(t) => (t, None),
+                Err(e) => (
+                    String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                    Some(e.into_bytes()),
+                ),
+            };
             out.push(Token {
                 kind: TokenKind::Str,
-                text: s,
+                text,
+                bytes,
                 loc: at(line, col),
             });
             continue;
@@ -246,10 +291,70 @@ pub fn tokenize_dialect(text: &str, file: &Path, dialect: Dialect) -> Result<Vec
         out.push(Token {
             kind,
             text: s,
+            bytes: None,
             loc: at(line, col),
         });
     }
     Ok(out)
+}
+
+fn push_char(s: &mut Vec<u8>, c: char) {
+    let mut buf = [0u8; 4];
+    s.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+}
+
+/// The escape `\e...` as dhcpd reads it: `t r n b` are control
+/// characters, three octal digits are one byte, `x` and two hex digits are
+/// one byte, anything else stands for itself. An octal value past 255
+/// (`\400`) is kept as its digits, as dhcpd 4.4 does. Shorter octal or hex
+/// forms (`\7`, `\x4`) take the digits there are, as in C; dhcpd itself
+/// reads those inconsistently, and never writes them.
+fn dhcpd_escape(e: char, cur: &mut Cursor<'_>, s: &mut Vec<u8>) {
+    match e {
+        't' => s.push(b'\t'),
+        'r' => s.push(b'\r'),
+        'n' => s.push(b'\n'),
+        'b' => s.push(0x08),
+        '0'..='7' => {
+            let mut digits = vec![e];
+            while digits.len() < 3 {
+                match cur.peek() {
+                    Some(c @ '0'..='7') => {
+                        digits.push(c);
+                        cur.bump();
+                    }
+                    _ => break,
+                }
+            }
+            let v = digits
+                .iter()
+                .fold(0u32, |v, d| v * 8 + (*d as u32 - '0' as u32));
+            match u8::try_from(v) {
+                Ok(b) => s.push(b),
+                Err(_) => digits.iter().for_each(|d| push_char(s, *d)),
+            }
+        }
+        'x' => {
+            let mut v = 0u32;
+            let mut n = 0;
+            while n < 2 {
+                match cur.peek().and_then(|c| c.to_digit(16)) {
+                    Some(d) => {
+                        v = v * 16 + d;
+                        cur.bump();
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            if n == 0 {
+                s.push(b'x');
+            } else {
+                s.push(v as u8);
+            }
+        }
+        c => push_char(s, c),
+    }
 }
 
 #[cfg(test)]
@@ -361,6 +466,24 @@ mod tests {
         assert_eq!(got[0].1, "a\"b\\c;");
         assert_eq!(got[1].1, "é x");
         assert_eq!(got[1].3, 13);
+    }
+
+    #[test]
+    fn dhcpd_string_escapes_make_bytes() {
+        let text = r#"uid "\001\000$\351\005\273\241"; h "a\"b\\c\td\x41\101\400\q"; p "plain""#;
+        let t = tokenize_dialect(text, Path::new("dhcpd.leases"), Dialect::Dhcpd).unwrap();
+        assert_eq!(t[1].octets(), b"\x01\x00$\xe9\x05\xbb\xa1");
+        assert!(t[1].bytes.is_some());
+        assert_eq!(t[1].render(), r#""\001\000$\351\005\273\241""#);
+        assert_eq!(t[4].text, "a\"b\\c\tdAA400q");
+        assert_eq!(t[4].bytes, None);
+        assert_eq!(
+            (t[7].text.as_str(), t[7].octets()),
+            ("plain", &b"plain"[..])
+        );
+        // BIND keeps the character after a backslash.
+        let t = tokenize(r#""\001\t""#, Path::new("named.conf")).unwrap();
+        assert_eq!(t[0].text, "001t");
     }
 
     #[test]

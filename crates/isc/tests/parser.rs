@@ -229,6 +229,7 @@ mod round_trip {
         Token {
             kind,
             text,
+            bytes: None,
             loc: nowhere(),
         }
     }
