@@ -7,6 +7,7 @@
 //! Zone files are not read here; `tandem check` loads them through the zone
 //! store so that both use the same code.
 
+mod dhcp;
 mod raw;
 
 use std::net::SocketAddr;
@@ -39,6 +40,8 @@ pub struct Config {
     pub dns: Dns,
     pub keys: Vec<KeySpec>,
     pub zones: Vec<ZoneConfig>,
+    /// The DHCP server, when the file has a `[dhcp]` table.
+    pub dhcp: Option<tandem_dhcp::DhcpConfig>,
 }
 
 /// Process-wide settings.

@@ -26,6 +26,7 @@ pub struct RawConfig {
     key: Vec<RawKey>,
     #[serde(default)]
     zone: Vec<RawZone>,
+    dhcp: Option<crate::dhcp::RawDhcp>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -130,6 +131,8 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
             .iter()
             .map(|s| socket_addr(at, s, 53))
             .collect::<Result<Vec<_>, _>>()?,
+        // A DHCP-only node serves no DNS unless asked to.
+        None if raw.zone.is_empty() && raw.dhcp.is_some() => Vec::new(),
         None => vec![
             "127.0.0.1:53".parse().expect("literal"),
             "[::1]:53".parse().expect("literal"),
@@ -243,12 +246,18 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
             name: zname,
         });
     }
+    let dhcp = raw
+        .dhcp
+        .as_ref()
+        .map(|d| crate::dhcp::validate(d, at))
+        .transpose()?;
     Ok(Config {
         path: at.path.to_path_buf(),
         server,
         dns,
         keys,
         zones,
+        dhcp,
     })
 }
 

@@ -542,22 +542,34 @@ impl Registry {
         self.defs.iter().find(|d| d.code == code)
     }
 
-    /// Known names close to `name`, for "did you mean" errors.
+    /// Known names close to `name` (by edit distance), for "did you mean".
     pub fn suggest(&self, name: &str) -> Vec<&str> {
         let lower = name.to_ascii_lowercase();
-        let key: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
-        self.defs
+        let limit = (lower.len() / 4).max(2);
+        let mut near: Vec<(usize, &str)> = self
+            .defs
             .iter()
-            .map(|d| d.name.as_str())
-            .filter(|n| {
-                let k: String = n.chars().filter(|c| c.is_alphanumeric()).collect();
-                k.contains(&key)
-                    || key.contains(&k)
-                    || n.split('-').any(|w| lower.contains(w) && w.len() > 3)
-            })
-            .take(5)
-            .collect()
+            .map(|d| (edit_distance(&lower, &d.name), d.name.as_str()))
+            .filter(|(dist, _)| *dist <= limit)
+            .collect();
+        near.sort();
+        near.into_iter().take(3).map(|(_, n)| n).collect()
     }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
