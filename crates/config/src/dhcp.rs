@@ -230,14 +230,17 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
         c.conflict_detection =
             match s.get_ref().as_str() {
                 "icmp" | "ping" => ConflictDetection::Icmp,
-                "arp" => ConflictDetection::Arp,
-                "none" | "off" => ConflictDetection::None,
-                other => return Err(at.at(
+                "arp" => return Err(at.at(
                     s,
-                    format!(
-                        "conflict-detection must be \"icmp\", \"arp\" or \"none\", not {other:?}"
-                    ),
+                    "conflict-detection = \"arp\" is not supported yet; use \"icmp\" or \"none\"",
                 )),
+                "none" | "off" => ConflictDetection::None,
+                other => {
+                    return Err(at.at(
+                        s,
+                        format!("conflict-detection must be \"icmp\" or \"none\", not {other:?}"),
+                    ))
+                }
             };
     }
     if let Some(t) = raw.conflict_timeout_ms {
@@ -410,13 +413,15 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
             (Some(v), None, None) => ClassMatch::VendorClass(v.as_bytes().to_vec()),
             (None, Some(v), None) => ClassMatch::VendorClassPrefix(v.as_bytes().to_vec()),
             (None, None, Some(v)) => ClassMatch::UserClass(v.as_bytes().to_vec()),
-            _ => return Err(at.at(
-                &k.name,
-                format!(
+            _ => {
+                return Err(at.at(
+                    &k.name,
+                    format!(
                     "class {}: needs exactly one of vendor-class, vendor-class-prefix, user-class",
                     k.name.get_ref()
                 ),
-            )),
+                ))
+            }
         };
         c.classes.push(Class {
             name: k.name.get_ref().clone(),

@@ -184,8 +184,8 @@ pub struct Class {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConflictDetection {
     None,
+    /// An ICMP echo, like ISC's `ping-check`.
     Icmp,
-    Arp,
 }
 
 #[derive(Debug, Clone)]

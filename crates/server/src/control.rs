@@ -47,8 +47,9 @@ async fn session(stream: UnixStream, shared: Arc<Shared>) -> std::io::Result<()>
                     .unwrap_or_else(|e| format!("error: reload failed: {e}\n"))
             }
             "status" => shared.status(),
+            "leases" => shared.leases(),
             "" => continue,
-            other => format!("error: unknown command {other:?} (try reload, status)\n"),
+            other => format!("error: unknown command {other:?} (try reload, status, leases)\n"),
         };
         wr.write_all(reply.as_bytes()).await?;
     }

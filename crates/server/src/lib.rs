@@ -5,8 +5,10 @@
 //! - [`udp`]: blocking UDP worker threads (the query fast path).
 //! - [`tcp`]: RFC 7766 TCP with pipelining and idle timeouts.
 //! - [`control`]: the Unix control socket behind `tandem reload`.
+//! - [`dhcp`]: the DHCP sockets, lease commits before replies, probes.
 
 pub mod control;
+pub mod dhcp;
 pub mod tcp;
 pub mod udp;
 
@@ -30,6 +32,7 @@ pub struct Shared {
     pub settings: Settings,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
+    pub dhcp: Option<Arc<dhcp::DhcpService>>,
 }
 
 impl Shared {
@@ -97,8 +100,22 @@ impl Shared {
                 z.zone.record_count()
             );
         }
+        if let Some(d) = &self.dhcp {
+            let _ = writeln!(out, "{}", d.status());
+        }
         out.push_str("ok\n");
         out
+    }
+
+    /// The DHCP leases as JSON, for `tandem leases`.
+    pub fn leases(&self) -> String {
+        match &self.dhcp {
+            Some(d) => match serde_json::to_string(&d.leases()) {
+                Ok(j) => format!("{j}\nok\n"),
+                Err(e) => format!("error: {e}\n"),
+            },
+            None => "error: this server runs no DHCP service\n".to_string(),
+        }
     }
 }
 
@@ -178,6 +195,13 @@ impl Server {
             },
             tcp_idle_timeout: config.dns.tcp_idle_timeout,
             tcp_max_connections: config.dns.tcp_max_connections,
+            dhcp: match &config.dhcp {
+                Some(d) => Some(Arc::new(
+                    dhcp::DhcpService::start(d, &config.server.state_dir)
+                        .context("cannot start the DHCP server")?,
+                )),
+                None => None,
+            },
         });
         let stop = Arc::new(AtomicBool::new(false));
         let workers = match config.dns.udp_workers {
@@ -206,7 +230,7 @@ impl Server {
             tokio::spawn(tcp::serve(tcp, shared.clone()));
             listening.push(bound);
         }
-        if listening.is_empty() {
+        if listening.is_empty() && shared.dhcp.is_none() {
             anyhow::bail!("no address to listen on");
         }
         let control_path = config.server.control_socket.clone();
@@ -232,14 +256,24 @@ impl Server {
     /// The line printed once every listener is bound.
     pub fn ready_line(&self) -> String {
         let addrs: Vec<String> = self.listening.iter().map(|a| a.to_string()).collect();
+        let mut parts = Vec::new();
+        if !addrs.is_empty() {
+            parts.push(format!("dns on {} (udp+tcp)", addrs.join(" ")));
+        }
+        if let Some(d) = &self.shared.dhcp {
+            parts.push(format!("dhcp on {}", d.interfaces().join(" ")));
+        }
         format!(
-            "tandem ready: dns on {} (udp+tcp), control {}",
-            addrs.join(" "),
+            "tandem ready: {}, control {}",
+            parts.join(", "),
             self.control_path.display()
         )
     }
 
     fn store_close(&self) {
+        if let Some(d) = &self.shared.dhcp {
+            d.shutdown();
+        }
         self.shared.store.close();
     }
 

@@ -39,6 +39,18 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// List the DHCP leases of a running server.
+    Leases {
+        /// The server's configuration (to find its control socket).
+        #[arg(long, short, required_unless_present = "socket")]
+        config: Option<PathBuf>,
+        /// The control socket, if not taken from the configuration.
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask a running server to re-read its zone files.
     Reload {
         /// The server's configuration (to find its control socket).
@@ -56,6 +68,11 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(config),
         Command::Check { config } => check(config),
         Command::Reload { config, socket } => reload(config, socket),
+        Command::Leases {
+            config,
+            socket,
+            json,
+        } => leases(config, socket, json),
         Command::ImportIsc { named_conf, out } => import_isc(named_conf, out),
     };
     match result {
@@ -122,12 +139,59 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn reload(config: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let socket = match (socket, config) {
+fn control_socket(config: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(match (socket, config) {
         (Some(s), _) => s,
         (None, Some(c)) => Config::load(&c)?.server.control_socket,
-        (None, None) => unreachable!("clap requires one"),
-    };
+        (None, None) => anyhow::bail!("give --config or --socket"),
+    })
+}
+
+fn leases(
+    config: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let socket = control_socket(config, socket)?;
+    let answer = tandem_server::control::request(&socket, "leases")
+        .with_context(|| format!("cannot reach the server at {}", socket.display()))?;
+    let mut lines: Vec<&str> = answer.lines().collect();
+    if lines.last() != Some(&"ok") {
+        eprint!("{answer}");
+        return Ok(ExitCode::FAILURE);
+    }
+    lines.pop();
+    let body = lines.join("\n");
+    if json {
+        println!("{body}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let leases: Vec<tandem_server::dhcp::LeaseView> =
+        serde_json::from_str(&body).context("the server sent leases this client cannot read")?;
+    println!(
+        "{:<15}  {:<17}  {:<9}  {:>8}  {:<20}  client-id",
+        "address", "hardware", "state", "ends-in", "hostname"
+    );
+    for l in leases {
+        println!(
+            "{:<15}  {:<17}  {:<9}  {:>8}  {:<20}  {}",
+            l.address.to_string(),
+            l.hardware_address.as_deref().unwrap_or("-"),
+            l.state,
+            if l.remaining > 0 {
+                format!("{}s", l.remaining)
+            } else {
+                "-".into()
+            },
+            l.hostname.as_deref().unwrap_or("-"),
+            l.client_id.as_deref().unwrap_or("-"),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reload(config: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let socket = control_socket(config, socket)?;
     let answer = tandem_server::control::request(&socket, "reload")
         .with_context(|| format!("cannot reach the server at {}", socket.display()))?;
     print!("{answer}");

@@ -1,0 +1,403 @@
+//! The DHCP shell: one socket and thread per interface feeding
+//! `tandem-dhcp`'s engine, the lease store in front of every reply, conflict
+//! probes off the request path, and a timer that expires leases.
+//!
+//! The ordering rule lives here: a reply whose request changed a lease is
+//! sent from the lease store's completion callback, after `fdatasync`, and
+//! never if the write failed.
+
+pub mod net;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Serialize;
+use tandem_dhcp::config::ConflictDetection;
+use tandem_dhcp::{Destination, DhcpConfig, Engine, Ingress, Lease, Outcome, Reply};
+use tandem_dhcp_wire::options::hex;
+use tandem_dhcp_wire::Packet;
+use tandem_leasestore::{LeaseStore, StoreOptions};
+
+/// Counters for `tandem status`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub received: AtomicU64,
+    pub malformed: AtomicU64,
+    pub replies: AtomicU64,
+    pub commit_failures: AtomicU64,
+}
+
+struct Ctx {
+    engine: Mutex<Engine>,
+    store: LeaseStore,
+    config: Arc<DhcpConfig>,
+    counters: Counters,
+    stop: Arc<AtomicBool>,
+}
+
+/// One interface: its socket and what the engine needs to know about it.
+struct Link {
+    name: String,
+    sock: UdpSocket,
+    addrs: Mutex<(Instant, Vec<(Ipv4Addr, u8)>)>,
+}
+
+impl Link {
+    /// The interface's addresses, re-read every few seconds so an address
+    /// added after start is picked up.
+    fn ingress(&self) -> Ingress {
+        let mut cached = lock(&self.addrs);
+        if cached.0.elapsed() > Duration::from_secs(5) {
+            if let Ok(a) = net::interface_addrs(&self.name) {
+                *cached = (Instant::now(), a);
+            }
+        }
+        Ingress {
+            interface: self.name.clone(),
+            addrs: cached.1.clone(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn unix_now() -> u64 {
+    crate::unix_now()
+}
+
+/// The running DHCP server.
+pub struct DhcpService {
+    ctx: Arc<Ctx>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    interfaces: Vec<String>,
+}
+
+impl DhcpService {
+    /// Opens the lease store under `state_dir/dhcp` and binds a socket on
+    /// every configured interface.
+    pub fn start(config: &DhcpConfig, state_dir: &Path) -> anyhow::Result<DhcpService> {
+        let dir = state_dir.join("dhcp");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let opened = LeaseStore::open(
+            &dir,
+            StoreOptions {
+                max_size: config.lease_journal_max_size,
+                ..StoreOptions::default()
+            },
+        )
+        .with_context(|| format!("cannot open the lease store in {}", dir.display()))?;
+        for w in &opened.warnings {
+            tracing::warn!("lease store: {w}");
+        }
+        let active = opened
+            .leases
+            .iter()
+            .filter(|l| l.is_active_at(unix_now()))
+            .count();
+        tracing::info!(
+            "lease store {}: {} leases, {active} active",
+            dir.display(),
+            opened.leases.len()
+        );
+        let config = Arc::new(config.clone());
+        let mut links = Vec::new();
+        for name in &config.interfaces {
+            let sock = net::bind_device(name, config.port).with_context(|| {
+                format!(
+                    "cannot listen for DHCP on interface {name} port {}",
+                    config.port
+                )
+            })?;
+            let addrs = net::interface_addrs(name).unwrap_or_default();
+            if addrs.is_empty() {
+                tracing::warn!("interface {name} has no IPv4 address; only relayed requests can be served there");
+            }
+            links.push(Arc::new(Link {
+                name: name.clone(),
+                sock,
+                addrs: Mutex::new((Instant::now(), addrs)),
+            }));
+        }
+        let ctx = Arc::new(Ctx {
+            engine: Mutex::new(Engine::new(config.clone(), opened.leases)),
+            store: opened.store,
+            config: config.clone(),
+            counters: Counters::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+        });
+        let mut threads = Vec::new();
+        for link in links {
+            let ctx = ctx.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("dhcp-{}", link.name))
+                    .spawn(move || serve_link(ctx, link))?,
+            );
+        }
+        {
+            let ctx = ctx.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("dhcp-timer".into())
+                    .spawn(move || timer(ctx))?,
+            );
+        }
+        Ok(DhcpService {
+            ctx,
+            threads: Mutex::new(threads),
+            interfaces: config.interfaces.clone(),
+        })
+    }
+
+    pub fn interfaces(&self) -> &[String] {
+        &self.interfaces
+    }
+
+    /// Every lease, for `tandem leases`.
+    pub fn leases(&self) -> Vec<LeaseView> {
+        let now = unix_now();
+        lock(&self.ctx.engine)
+            .leases()
+            .map(|l| LeaseView::of(l, now))
+            .collect()
+    }
+
+    /// One status line.
+    pub fn status(&self) -> String {
+        let c = &self.ctx.counters;
+        let now = unix_now();
+        let engine = lock(&self.ctx.engine);
+        let active = engine.leases().filter(|l| l.is_active_at(now)).count();
+        let size: u64 = self
+            .ctx
+            .config
+            .subnets
+            .iter()
+            .flat_map(|s| &s.pools)
+            .map(|p| p.size())
+            .sum();
+        format!(
+            "dhcp on {}: {active} active leases of {size} pool addresses; {} requests, {} replies, {} malformed, {} failed commits",
+            self.interfaces.join(" "),
+            c.received.load(Ordering::Relaxed),
+            c.replies.load(Ordering::Relaxed),
+            c.malformed.load(Ordering::Relaxed),
+            c.commit_failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Stops the threads and closes the lease store (after its last sync).
+    pub fn shutdown(&self) {
+        self.ctx.stop.store(true, Ordering::Relaxed);
+        for t in std::mem::take(&mut *lock(&self.threads)) {
+            let _ = t.join();
+        }
+        self.ctx.store.close();
+    }
+}
+
+/// A lease as `tandem leases --json` prints it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct LeaseView {
+    pub address: Ipv4Addr,
+    pub state: String,
+    pub hardware_address: Option<String>,
+    pub client_id: Option<String>,
+    pub hostname: Option<String>,
+    pub starts: u64,
+    pub ends: u64,
+    /// Seconds until `ends` (0 once passed).
+    pub remaining: u64,
+}
+
+impl LeaseView {
+    fn of(l: &Lease, now: u64) -> LeaseView {
+        LeaseView {
+            address: l.addr,
+            state: l.state.to_string(),
+            hardware_address: l.hw.as_ref().map(|h| h.to_string()),
+            client_id: l.client_id.as_deref().map(hex),
+            hostname: l.hostname.clone(),
+            starts: l.start,
+            ends: l.end,
+            remaining: l.end.saturating_sub(now),
+        }
+    }
+}
+
+fn serve_link(ctx: Arc<Ctx>, link: Arc<Link>) {
+    let mut buf = vec![0u8; 4096];
+    while !ctx.stop.load(Ordering::Relaxed) {
+        let n = match link.sock.recv_from(&mut buf) {
+            Ok((n, _)) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) => {
+                tracing::warn!("DHCP receive on {}: {e}", link.name);
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        ctx.counters.received.fetch_add(1, Ordering::Relaxed);
+        let packet = match Packet::parse(&buf[..n]) {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.counters.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("dropped a malformed DHCP packet on {}: {e}", link.name);
+                continue;
+            }
+        };
+        process(&ctx, &link, packet);
+    }
+}
+
+/// Runs one request through the engine; a probe, if asked for, runs on its
+/// own thread and hands the request back in when it is done.
+fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet) {
+    let ingress = link.ingress();
+    let out = lock(&ctx.engine).handle(&packet, &ingress, unix_now());
+    log(&out.log);
+    if let Some(ip) = out.probe {
+        let (ctx, link) = (ctx.clone(), link.clone());
+        std::thread::spawn(move || {
+            let timeout = Duration::from_millis(ctx.config.conflict_timeout_ms);
+            let in_use = match ctx.config.conflict_detection {
+                ConflictDetection::None => false,
+                ConflictDetection::Icmp => {
+                    net::icmp_probe(&link.name, ip, timeout).unwrap_or_else(|e| {
+                        tracing::warn!(
+                            "conflict probe of {ip} on {} failed: {e}; treating it as free",
+                            link.name
+                        );
+                        false
+                    })
+                }
+            };
+            if in_use {
+                tracing::warn!(
+                    "ICMP Echo reply while probing {ip}: abandoned for {} s",
+                    ctx.config.decline_hold
+                );
+            }
+            let changes = lock(&ctx.engine).probe_result(ip, in_use, unix_now());
+            if !changes.is_empty() {
+                if let Err(e) = ctx.store.commit_blocking(changes) {
+                    tracing::error!("lease store: cannot record the conflict on {ip}: {e}");
+                }
+            }
+            process(&ctx, &link, packet);
+        });
+        return;
+    }
+    dispatch(ctx, link, out);
+}
+
+/// Sends the reply, after the lease changes it depends on are on disk.
+fn dispatch(ctx: &Arc<Ctx>, link: &Arc<Link>, out: Outcome) {
+    let Outcome { reply, changes, .. } = out;
+    if changes.is_empty() {
+        if let Some(r) = reply {
+            send_reply(ctx, link, &r);
+        }
+        return;
+    }
+    let (ctx2, link2) = (ctx.clone(), link.clone());
+    ctx.store.commit(
+        changes,
+        Box::new(move |result| match result {
+            Ok(()) => {
+                if let Some(r) = reply {
+                    send_reply(&ctx2, &link2, &r);
+                }
+            }
+            Err(e) => {
+                ctx2.counters
+                    .commit_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!("lease store: commit failed, reply withheld: {e}");
+            }
+        }),
+    );
+}
+
+fn send_reply(ctx: &Ctx, link: &Link, r: &Reply) {
+    let enc = r.packet.encode(r.max_len);
+    if !enc.dropped.is_empty() {
+        tracing::warn!(
+            "reply to {}: options {:?} did not fit in {} bytes and were left out",
+            tandem_dhcp::HwAddr {
+                htype: r.packet.htype,
+                addr: r.packet.hw_addr().to_vec()
+            },
+            enc.dropped,
+            r.max_len
+        );
+    }
+    let client = ctx.config.client_port;
+    let to = match &r.dest {
+        Destination::Relay(g) => SocketAddrV4::new(*g, ctx.config.port),
+        Destination::Unicast(ip) => SocketAddrV4::new(*ip, client),
+        Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, client),
+        Destination::UnicastHw { ip, hw } => {
+            match net::set_arp_entry(&link.sock, &link.name, *ip, *hw) {
+                Ok(()) => SocketAddrV4::new(*ip, client),
+                Err(e) => {
+                    tracing::debug!(
+                        "cannot add ARP entry for {ip} on {}: {e}; broadcasting",
+                        link.name
+                    );
+                    SocketAddrV4::new(Ipv4Addr::BROADCAST, client)
+                }
+            }
+        }
+    };
+    net::send(&link.sock, &enc.bytes, SocketAddr::V4(to));
+    ctx.counters.replies.fetch_add(1, Ordering::Relaxed);
+}
+
+fn log(lines: &[tandem_dhcp::LogLine]) {
+    for l in lines {
+        if l.warn {
+            tracing::warn!("{}", l.text);
+        } else {
+            tracing::info!("{}", l.text);
+        }
+    }
+}
+
+/// Expires leases once a second and compacts the journal now and then.
+fn timer(ctx: Arc<Ctx>) {
+    let mut last_compact = Instant::now();
+    while !ctx.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(500));
+        let (changes, lines) = lock(&ctx.engine).tick(unix_now());
+        log(&lines);
+        if !changes.is_empty() {
+            if let Err(e) = ctx.store.commit_blocking(changes) {
+                tracing::error!("lease store: cannot record expiries: {e}");
+            }
+        }
+        if last_compact.elapsed() > Duration::from_secs(30) {
+            last_compact = Instant::now();
+            let all: Vec<Lease> = lock(&ctx.engine).leases().cloned().collect();
+            match ctx.store.compact_if_needed(&all) {
+                Ok(true) => tracing::info!("lease store: compacted to {} leases", all.len()),
+                Ok(false) => {}
+                Err(e) => tracing::error!("lease store: compaction failed: {e}"),
+            }
+        }
+    }
+}
