@@ -27,11 +27,13 @@
 //! let lease = Lease::new(Ipv4Addr::new(192, 0, 2, 10), BindingState::Active);
 //! table.push(lease.clone());
 //! // Returns after fdatasync: only now may the DHCPACK leave.
-//! store.commit_blocking(vec![lease])?;
+//! store.commit_blocking(vec![lease.clone()])?;
 //!
 //! // Servers on an event loop use the callback and bridge it to a channel.
 //! let (tx, rx) = std::sync::mpsc::channel();
-//! store.commit(vec![], Box::new(move |r| { let _ = tx.send(r); }));
+//! let renewed = Lease { end: 1_700_043_200, ..lease };
+//! table[0] = renewed.clone();
+//! store.commit(vec![renewed], Box::new(move |r| { let _ = tx.send(r); }));
 //! rx.recv().unwrap()?;
 //!
 //! store.compact_if_needed(&table)?;
