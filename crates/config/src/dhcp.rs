@@ -32,6 +32,7 @@ pub(crate) struct RawDhcp {
     conflict_timeout_ms: Option<u64>,
     decline_hold_time: Option<u32>,
     lease_journal_max_size: Option<u64>,
+    import_leases: Option<String>,
     port: Option<u16>,
     client_port: Option<u16>,
     #[serde(default)]
@@ -252,6 +253,7 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
     if let Some(n) = raw.lease_journal_max_size {
         c.lease_journal_max_size = n;
     }
+    c.import_leases = raw.import_leases.as_deref().map(|p| at.resolve(p));
     if let Some(p) = raw.port {
         c.port = p;
     }

@@ -204,6 +204,9 @@ pub struct DhcpConfig {
     pub classes: Vec<Class>,
     pub registry: Registry,
     pub lease_journal_max_size: u64,
+    /// Leases to load on the first start (an empty lease store), as
+    /// `tandem import-isc --leases` writes them.
+    pub import_leases: Option<std::path::PathBuf>,
     pub port: u16,
     pub client_port: u16,
 }
@@ -229,6 +232,7 @@ impl DhcpConfig {
             classes: Vec::new(),
             registry: Registry::default(),
             lease_journal_max_size: 16 << 20,
+            import_leases: None,
             port: 67,
             client_port: 68,
         }

@@ -96,6 +96,23 @@ impl DhcpService {
         for w in &opened.warnings {
             tracing::warn!("lease store: {w}");
         }
+        let mut opened = opened;
+        if let Some(file) = &config.import_leases {
+            if opened.leases.is_empty() {
+                let leases = read_imported(file)?;
+                opened
+                    .store
+                    .commit_blocking(leases.clone())
+                    .context("cannot store the imported leases")?;
+                tracing::info!("imported {} leases from {}", leases.len(), file.display());
+                opened.leases = leases;
+            } else {
+                tracing::info!(
+                    "not importing {}: the lease store already holds leases",
+                    file.display()
+                );
+            }
+        }
         let active = opened
             .leases
             .iter()
@@ -201,6 +218,18 @@ impl DhcpService {
         }
         self.ctx.store.close();
     }
+}
+
+/// The leases `tandem import-isc --leases` wrote (a JSON array).
+fn read_imported(file: &Path) -> anyhow::Result<Vec<Lease>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read imported leases {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a lease list written by tandem import-isc",
+            file.display()
+        )
+    })
 }
 
 /// A lease as `tandem leases --json` prints it.
