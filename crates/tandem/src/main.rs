@@ -127,7 +127,21 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
             for w in warnings {
                 eprintln!("warning: {w}");
             }
-            println!("{}: ok ({} zones)", path.display(), config.zones.len());
+            let dhcp = match &config.dhcp {
+                Some(d) => {
+                    let pools: Vec<_> = d.subnets.iter().flat_map(|s| &s.pools).collect();
+                    let size: u64 = pools.iter().map(|p| p.size()).sum();
+                    format!(
+                        "; dhcp on {}: {} subnets, {} pools of {size} addresses, {} hosts",
+                        d.interfaces.join(" "),
+                        d.subnets.len(),
+                        pools.len(),
+                        d.hosts.len()
+                    )
+                }
+                None => String::new(),
+            };
+            println!("{}: ok ({} zones{dhcp})", path.display(), config.zones.len());
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

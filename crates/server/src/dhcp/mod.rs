@@ -289,16 +289,18 @@ fn serve_link(ctx: Arc<Ctx>, link: Arc<Link>) {
                 continue;
             }
         };
-        process(&ctx, &link, packet);
+        process(&ctx, &link, packet, false);
     }
 }
 
 /// Runs one request through the engine; a probe, if asked for, runs on its
 /// own thread and hands the request back in when it is done.
-fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet) {
+fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet, after_probe: bool) {
     let ingress = link.ingress();
     let out = lock(&ctx.engine).handle(&packet, &ingress, unix_now());
-    log(&out.log);
+    // The request was logged on its first pass, before the probe.
+    let skip = usize::from(after_probe && !out.log.is_empty());
+    log(&out.log[skip..]);
     if let Some(ip) = out.probe {
         let (ctx, link) = (ctx.clone(), link.clone());
         std::thread::spawn(move || {
@@ -327,7 +329,7 @@ fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet) {
                     tracing::error!("lease store: cannot record the conflict on {ip}: {e}");
                 }
             }
-            process(&ctx, &link, packet);
+            process(&ctx, &link, packet, true);
         });
         return;
     }
