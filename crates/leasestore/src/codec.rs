@@ -296,13 +296,14 @@ pub fn encode_changes(leases: &[Lease]) -> Result<Vec<u8>, EncodeError> {
 /// Encodes a whole table as checkpoint payloads of at most about
 /// `frame_bytes` each (always at least one record per frame, and always at
 /// least one frame, so that even an empty table leaves a checkpoint).
-pub fn encode_checkpoint(
-    leases: &[Lease],
+pub fn encode_checkpoint<'a>(
+    leases: impl IntoIterator<Item = &'a Lease>,
     frame_bytes: usize,
 ) -> Result<Vec<Vec<u8>>, EncodeError> {
+    let leases: Vec<&Lease> = leases.into_iter().collect();
     // First split the records into groups, then write headers once the
     // number of parts is known.
-    let mut groups: Vec<&[Lease]> = Vec::new();
+    let mut groups: Vec<&[&Lease]> = Vec::new();
     let mut start = 0;
     let mut size = CHECKPOINT_HEADER_LEN;
     for (i, lease) in leases.iter().enumerate() {
@@ -320,7 +321,7 @@ pub fn encode_checkpoint(
     let parts = count_u32(groups.len());
     let mut payloads = Vec::with_capacity(groups.len());
     for (part, group) in groups.into_iter().enumerate() {
-        let body: usize = group.iter().map(record_len).sum();
+        let body: usize = group.iter().map(|l| record_len(l)).sum();
         let mut out = Vec::with_capacity(CHECKPOINT_HEADER_LEN + body);
         out.push(PAYLOAD_VERSION);
         out.extend_from_slice(&count_u32(part).to_be_bytes());

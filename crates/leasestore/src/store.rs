@@ -1,20 +1,24 @@
 //! The store handle: opening and replaying the lease journal, durable
 //! commits, and compaction into a checkpoint.
 //!
-//! The store keeps no lease table of its own. The DHCP server owns the
-//! current table; the store only makes changes to it durable and gives the
-//! table back after a restart. That keeps one copy of every lease in memory
-//! and one place (the server) that decides what a lease is.
+//! The DHCP server owns the current lease table; the store makes changes to
+//! it durable and gives the table back after a restart. Besides the journal
+//! the store keeps only what compaction needs to be safe on its own: the
+//! latest version of every address committed since the last compaction, and
+//! the commits made while a compaction runs.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::ThreadId;
 
 use tandem_dhcp::Lease;
 use tandem_journal::format::{frame_len, HEADER_LEN};
 use tandem_journal::{
-    Backend, Entry, Journal, Options, RecoveryMode, Replay, Stats, MAX_PAYLOAD_LEN,
+    Backend, Completion, Entry, Journal, JournalError, Options, RecoveryMode, Replay, Stats,
+    MAX_PAYLOAD_LEN,
 };
 
 use crate::codec::{
@@ -82,9 +86,10 @@ pub struct Opened {
 #[derive(Debug)]
 pub struct LeaseStore {
     path: PathBuf,
-    /// `None` once closed. Held only long enough to clone the handle, so a
-    /// completion callback may call back into the store without deadlock.
-    journal: RwLock<Option<Journal>>,
+    state: Mutex<State>,
+    /// The journal's writer thread, learnt from the first completion that
+    /// runs there; blocking calls from it are refused instead of deadlocking.
+    writer: Arc<OnceLock<ThreadId>>,
     max_size: u64,
     checkpoint_frame_bytes: usize,
     /// File length just after the last checkpoint (or at open). Its mutex
@@ -92,8 +97,104 @@ pub struct LeaseStore {
     compacted_len: Mutex<u64>,
 }
 
+/// What commits and compaction share. Held only briefly, never while
+/// waiting for the disk.
+#[derive(Debug, Default)]
+struct State {
+    /// `None` once closed.
+    journal: Option<Journal>,
+    /// The latest version of every address committed through this handle
+    /// since the last compaction, inserted in the same critical section as
+    /// its journal submit, so it agrees with the journal's order. Compaction
+    /// writes these over the caller's table: a commit that raced with the
+    /// caller's snapshot is in the old file, and must not vanish with it.
+    since_compaction: HashMap<Ipv4Addr, Lease>,
+    /// `Some` while a compaction runs: commits made meanwhile wait here and
+    /// are submitted, in order, to the new file once it is in place.
+    held: Option<Vec<Pending>>,
+}
+
+/// A commit encoded and waiting for a compaction to finish.
+struct Pending {
+    changes: Vec<Lease>,
+    payload: Vec<u8>,
+    done: Done,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("changes", &self.changes.len())
+            .field("payload", &self.payload.len())
+            .finish()
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+type Deferred = Box<dyn FnOnce()>;
+
+thread_local! {
+    /// Set while this thread submits to the journal under the state lock.
+    /// The journal calls a completion synchronously when it refuses a
+    /// request (poisoned, closed); such calls are collected here and run
+    /// after the lock is released, so a `done` that commits again does not
+    /// deadlock on it.
+    static INLINE: RefCell<Option<Vec<Deferred>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, collecting the completions the journal calls synchronously
+/// inside it; the caller runs them once its locks are released.
+fn collecting<R>(f: impl FnOnce() -> R) -> (R, Vec<Deferred>) {
+    let outer = INLINE.with(|c| c.replace(Some(Vec::new())));
+    let r = f();
+    let inline = INLINE.with(|c| c.replace(outer)).unwrap_or_default();
+    (r, inline)
+}
+
+/// Adapts a store completion to the journal's, learning the writer thread.
+fn completion(writer: &Arc<OnceLock<ThreadId>>, done: Done) -> Completion {
+    let writer = writer.clone();
+    Box::new(move |r| {
+        let result = r.map(|_| ()).map_err(StoreError::from);
+        let call: Deferred = Box::new(move || done(result));
+        let call = INLINE.with(|c| match c.borrow_mut().as_mut() {
+            Some(inline) => {
+                inline.push(call);
+                None
+            }
+            None => Some(call),
+        });
+        if let Some(call) = call {
+            // Every completion not run inside `collecting` runs on the
+            // journal's writer thread.
+            writer.get_or_init(|| std::thread::current().id());
+            call();
+        }
+    })
+}
+
+/// Records `p` as committed and queues it in the journal. Called with the
+/// state lock held (that is what keeps `since_compaction` in journal order)
+/// and inside [`collecting`].
+fn submit(
+    journal: &Journal,
+    since: &mut HashMap<Ipv4Addr, Lease>,
+    writer: &Arc<OnceLock<ThreadId>>,
+    p: Pending,
+) {
+    for lease in p.changes {
+        since.insert(lease.addr, lease);
+    }
+    journal.submit(KIND_CHANGES, p.payload, completion(writer, p.done));
+}
+
+fn run_all(calls: Vec<Deferred>) {
+    for call in calls {
+        call();
+    }
 }
 
 impl LeaseStore {
@@ -144,7 +245,11 @@ impl LeaseStore {
         let frame_cap = MAX_PAYLOAD_LEN as usize - MAX_RECORD_LEN;
         let store = LeaseStore {
             path,
-            journal: RwLock::new(Some(journal)),
+            state: Mutex::new(State {
+                journal: Some(journal),
+                ..State::default()
+            }),
+            writer: Arc::default(),
             max_size: options.max_size,
             checkpoint_frame_bytes: options
                 .checkpoint_frame_bytes
@@ -165,8 +270,11 @@ impl LeaseStore {
 
     /// The open journal handle, or `Closed`.
     fn journal(&self) -> Result<Journal, StoreError> {
-        let guard = self.journal.read().unwrap_or_else(|p| p.into_inner());
-        guard.clone().ok_or(StoreError::Closed)
+        lock(&self.state).journal.clone().ok_or(StoreError::Closed)
+    }
+
+    fn on_writer_thread(&self) -> bool {
+        self.writer.get() == Some(&std::thread::current().id())
     }
 
     /// Makes `changes` durable (written and `fdatasync`ed, the sync shared
@@ -174,45 +282,67 @@ impl LeaseStore {
     ///
     /// Only after `done(Ok(()))` may the DHCP server send the reply that
     /// depends on the changes. All of `changes` go into one journal entry,
-    /// so after a crash either all of them or none are replayed. `done` runs
-    /// on the journal's writer thread and must be quick (send on a channel,
-    /// complete a oneshot); it may call [`commit`](Self::commit) but not the
-    /// blocking methods. A commit refused before reaching the journal (empty,
-    /// invalid lease, store closed) calls `done` at once on the calling
-    /// thread.
+    /// so after a crash either all of them or none are replayed, and later
+    /// commits win over earlier ones per address. Two threads committing the
+    /// same address at once are ordered by whoever gets here first, so the
+    /// caller orders its own decisions about one address.
+    ///
+    /// Never waits for the disk. `done` runs on the journal's writer thread
+    /// and must be quick (send on a channel, complete a oneshot); it may call
+    /// `commit` but not the blocking methods. A commit refused before
+    /// reaching the journal (empty, invalid lease, store closed, journal
+    /// poisoned) calls `done` on the calling thread before returning.
     ///
     /// An `Err` means "unknown", not "absent": the changes may still be
     /// replayed after a restart (see `docs/storage.md`).
     pub fn commit(&self, changes: Vec<Lease>, done: Done) {
-        let journal = match self.journal() {
-            Ok(j) => j,
-            Err(e) => return done(Err(e)),
+        let payload = if changes.is_empty() {
+            None
+        } else {
+            match encode_changes(&changes) {
+                Ok(p) => Some(p),
+                Err(e) => return done(Err(e.into())),
+            }
         };
-        if changes.is_empty() {
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        let Some(journal) = &st.journal else {
+            drop(guard);
+            return done(Err(StoreError::Closed));
+        };
+        let Some(payload) = payload else {
+            drop(guard);
             return done(Ok(()));
-        }
-        let payload = match encode_changes(&changes) {
-            Ok(p) => p,
-            Err(e) => return done(Err(e.into())),
         };
-        journal.submit(
-            KIND_CHANGES,
+        let pending = Pending {
+            changes,
             payload,
-            Box::new(move |r| done(r.map(|_| ()).map_err(StoreError::from))),
-        );
+            done,
+        };
+        if let Some(held) = &mut st.held {
+            held.push(pending);
+            return;
+        }
+        let ((), inline) =
+            collecting(|| submit(journal, &mut st.since_compaction, &self.writer, pending));
+        drop(guard);
+        run_all(inline);
     }
 
-    /// [`commit`](Self::commit), waiting for the result. Must not be called
-    /// from a completion callback (it returns a `WouldDeadlock` journal error
-    /// there).
+    /// [`commit`](Self::commit), waiting for the result. From a completion
+    /// callback it returns a `WouldDeadlock` journal error instead.
     pub fn commit_blocking(&self, changes: Vec<Lease>) -> Result<(), StoreError> {
-        let journal = self.journal()?;
-        if changes.is_empty() {
-            return Ok(());
+        if self.on_writer_thread() {
+            return Err(JournalError::WouldDeadlock.into());
         }
-        let payload = encode_changes(&changes)?;
-        journal.append_blocking(KIND_CHANGES, payload)?;
-        Ok(())
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.commit(
+            changes,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().unwrap_or(Err(StoreError::Closed))
     }
 
     /// Rewrites the journal as one checkpoint of `current` when it has grown
@@ -220,58 +350,63 @@ impl LeaseStore {
     /// checkpoint, so a table bigger than `max_size` is not rewritten on
     /// every call). Returns whether it compacted.
     ///
-    /// See [`compact`](Self::compact) for what `current` must contain.
+    /// See [`compact`](Self::compact) for what ends up in the checkpoint.
     pub fn compact_if_needed(&self, current: &[Lease]) -> Result<bool, StoreError> {
-        let journal = self.journal()?;
+        if self.on_writer_thread() {
+            return Err(JournalError::WouldDeadlock.into());
+        }
         let mut base = lock(&self.compacted_len);
-        let len = journal.len();
+        let len = self.journal()?.len();
         if len <= self.max_size || len <= base.saturating_mul(2) {
             return Ok(false);
         }
-        self.rewrite(&journal, &mut base, current)?;
+        self.rewrite(&mut base, current)?;
         Ok(true)
     }
 
-    /// Rewrites the journal as one checkpoint of `current`, whatever its
-    /// size. Blocks until the new file is durable.
+    /// Rewrites the journal as one checkpoint, whatever its size. Blocks
+    /// until the new file is durable.
     ///
-    /// `current` is every lease worth keeping; leases left out are gone
-    /// after the next restart. It must include every change passed to
-    /// [`commit`](Self::commit) before this call, completed or not: commits
-    /// queued before the compaction are written to the old file, which the
-    /// checkpoint replaces. The natural way is to call this under the same
-    /// lock as the table updates that precede commits. Commits made after
-    /// this call go to the new file, behind the checkpoint, and win on
-    /// replay. If an address appears twice, the later entry wins.
+    /// The checkpoint holds `current` (every lease worth keeping, as the
+    /// caller sees it) overlaid with the latest version of every lease
+    /// committed through this store since the previous compaction. The
+    /// overlay is what makes this safe without any locking by the caller: a
+    /// commit made after the caller took its snapshot but before this call
+    /// was written to the old file, which the checkpoint replaces, so it must
+    /// be in the checkpoint. Consequently a lease the caller leaves out of
+    /// `current` is dropped only if it has not changed since the previous
+    /// compaction; one that has goes at the next compaction. Commits made
+    /// while this runs wait (not on the disk, on this call) and go to the new
+    /// file behind the checkpoint. If an address appears twice in
+    /// `current`, the later entry counts.
     ///
     /// Atomic: a crash leaves either the old or the new file. A failure
     /// before the rename keeps the old file in use; a failed directory sync
     /// after it poisons the journal (see `docs/storage.md`).
     pub fn compact(&self, current: &[Lease]) -> Result<(), StoreError> {
-        let journal = self.journal()?;
+        if self.on_writer_thread() {
+            return Err(JournalError::WouldDeadlock.into());
+        }
         let mut base = lock(&self.compacted_len);
-        self.rewrite(&journal, &mut base, current)
+        self.rewrite(&mut base, current)
     }
 
-    fn rewrite(
-        &self,
-        journal: &Journal,
-        base: &mut u64,
-        current: &[Lease],
-    ) -> Result<(), StoreError> {
-        let payloads = encode_checkpoint(current, self.checkpoint_frame_bytes)?;
-        let frames = payloads.len();
-        let report = journal.compact(KIND_CHECKPOINT, payloads)?;
-        *base = report.bytes_after;
-        tracing::info!(
-            path = %self.path.display(),
-            leases = current.len(),
-            frames,
-            before = report.bytes_before,
-            after = report.bytes_after,
-            "lease journal compacted"
-        );
-        Ok(())
+    fn rewrite(&self, base: &mut u64, current: &[Lease]) -> Result<(), StoreError> {
+        // Hold new commits back, and take what the old file has that the
+        // caller's table might not.
+        let (journal, since) = {
+            let mut st = lock(&self.state);
+            let journal = st.journal.clone().ok_or(StoreError::Closed)?;
+            st.held = Some(Vec::new());
+            (journal, std::mem::take(&mut st.since_compaction))
+        };
+        let thaw = Thaw {
+            store: self,
+            journal: &journal,
+            since: Some(since),
+            compacted: false,
+        };
+        thaw.run(base, current)
     }
 
     /// The journal's counters (commits, syncs, size), or `None` once closed.
@@ -285,14 +420,78 @@ impl LeaseStore {
     /// call at that moment, the shutdown finishes when that call returns.
     /// Later calls fail with [`StoreError::Closed`].
     pub fn close(&self) {
-        let taken = self
-            .journal
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let taken = lock(&self.state).journal.take();
         // Dropped outside the lock: dropping the last handle waits for the
-        // writer thread, whose callbacks may need the read lock.
+        // writer thread, whose callbacks may commit and so need the lock.
         drop(taken);
+    }
+}
+
+/// One compaction between freezing and thawing the commit path. Thawing is
+/// in `Drop`, so held commits are released whatever happens in between.
+struct Thaw<'a> {
+    store: &'a LeaseStore,
+    journal: &'a Journal,
+    /// Leases committed since the previous compaction, given back to the
+    /// state unless this compaction replaced the file.
+    since: Option<HashMap<Ipv4Addr, Lease>>,
+    compacted: bool,
+}
+
+impl Thaw<'_> {
+    fn run(mut self, base: &mut u64, current: &[Lease]) -> Result<(), StoreError> {
+        let store = self.store;
+        // One record per address, the store's own commits over the caller's
+        // table: they are what the old file says last.
+        let mut table: BTreeMap<Ipv4Addr, &Lease> = current.iter().map(|l| (l.addr, l)).collect();
+        if let Some(since) = &self.since {
+            table.extend(since.values().map(|l| (l.addr, l)));
+        }
+        let payloads = encode_checkpoint(table.values().copied(), store.checkpoint_frame_bytes)?;
+        let frames = payloads.len();
+        let leases = table.len();
+        drop(table);
+        let report = self.journal.compact(KIND_CHECKPOINT, payloads)?;
+        self.compacted = true;
+        *base = report.bytes_after;
+        tracing::info!(
+            path = %store.path.display(),
+            leases,
+            frames,
+            before = report.bytes_before,
+            after = report.bytes_after,
+            "lease journal compacted"
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Thaw<'_> {
+    fn drop(&mut self) {
+        let mut guard = lock(&self.store.state);
+        let st = &mut *guard;
+        if !self.compacted {
+            // The old file is still the journal (or nothing is written any
+            // more): its commits still need covering by the next checkpoint.
+            if let Some(since) = self.since.take() {
+                st.since_compaction = since;
+            }
+        }
+        let held = st.held.take().unwrap_or_default();
+        // Submitted to the handle this compaction used, even if the store
+        // was closed meanwhile: these commits were accepted before that.
+        let ((), inline) = collecting(|| {
+            for p in held {
+                submit(
+                    self.journal,
+                    &mut st.since_compaction,
+                    &self.store.writer,
+                    p,
+                );
+            }
+        });
+        drop(guard);
+        run_all(inline);
     }
 }
 

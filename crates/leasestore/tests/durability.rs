@@ -307,18 +307,133 @@ fn commits_after_compaction_win_over_the_checkpoint() {
 }
 
 #[test]
-fn compaction_drops_leases_left_out_of_the_table() {
+fn compaction_drops_leases_left_out_of_the_table_once_they_stop_changing() {
     let mem = MemBackend::new();
     let store = open(&mem).store;
     let table = churn(&store, 2);
     let kept: Vec<Lease> = table
         .iter()
-        .filter(|l| l.end > 0 && u32::from(l.addr) % 2 == 0)
+        .filter(|l| u32::from(l.addr) % 2 == 0)
         .cloned()
         .collect();
+    // Everything was committed since the last compaction (there was none),
+    // so this checkpoint still covers all of it...
+    store.compact(&kept).unwrap();
+    // ...and the next one drops what the caller left out.
     store.compact(&kept).unwrap();
     store.close();
     assert_eq!(open(&mem).leases, kept);
+}
+
+#[test]
+fn a_commit_racing_with_the_callers_snapshot_survives_compaction() {
+    // The caller snapshots its table, another thread commits a lease, then
+    // the caller compacts with its (now stale) snapshot. The commit was
+    // written to the old file; the checkpoint must carry it over.
+    let mem = MemBackend::new();
+    let store = open(&mem).store;
+    let table = churn(&store, 1);
+    store.compact(&table).unwrap();
+    let snapshot = table.clone();
+    let raced = lease(500, BindingState::Active, 42);
+    let renewed = lease(3, BindingState::Active, 43);
+    store
+        .commit_blocking(vec![raced.clone(), renewed.clone()])
+        .unwrap();
+    store.compact(&snapshot).unwrap();
+    assert_eq!(store.stats().unwrap().entries, 1);
+    store.close();
+    mem.crash();
+    let mut want = snapshot;
+    want[3] = renewed;
+    want.push(raced);
+    assert_eq!(open(&mem).leases, by_addr(want));
+}
+
+#[test]
+fn commits_made_during_a_compaction_wait_for_it_and_land_in_the_new_file() {
+    let (mem, fault) = faulty();
+    let store = Arc::new(open_with(&fault, u64::MAX));
+    let table = churn(&store, 2);
+    // Make the compaction's sync slow, and commit while it runs.
+    fault.set_sync_delay(Duration::from_millis(100));
+    let before = fault.counters();
+    let compactor = {
+        let store = store.clone();
+        let table = table.clone();
+        std::thread::spawn(move || store.compact(&table))
+    };
+    // The temporary file's (slow) sync has begun: the compaction is under way.
+    while fault.counters().syncs == before.syncs {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let during = lease(600, BindingState::Active, 1);
+    store.commit_blocking(vec![during.clone()]).unwrap();
+    assert_eq!(
+        fault.counters().renames,
+        before.renames + 1,
+        "acknowledged before the rename"
+    );
+    compactor.join().unwrap().unwrap();
+    // One checkpoint frame, then the commit made during the compaction.
+    assert_eq!(store.stats().unwrap().entries, 2);
+    store.close();
+    mem.crash();
+    let mut want = table;
+    want.push(during);
+    assert_eq!(open(&mem).leases, by_addr(want));
+}
+
+#[test]
+fn a_callback_that_commits_again_on_a_poisoned_journal_does_not_deadlock() {
+    let (_mem, fault) = faulty();
+    let store = Arc::new(open_with(&fault, u64::MAX));
+    fault.fail_nth_sync(1);
+    assert!(store
+        .commit_blocking(vec![lease(1, BindingState::Active, 1)])
+        .is_err());
+    // The journal now refuses synchronously, on this thread.
+    let (tx, rx) = mpsc::channel();
+    let again = store.clone();
+    store.commit(
+        vec![lease(2, BindingState::Active, 1)],
+        Box::new(move |r| {
+            let tx2 = tx.clone();
+            again.commit(
+                vec![lease(3, BindingState::Active, 1)],
+                Box::new(move |r2| tx2.send(r2).unwrap()),
+            );
+            tx.send(r).unwrap();
+        }),
+    );
+    let results: Vec<_> = rx.iter().take(2).collect();
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Err(StoreError::Journal(JournalError::Poisoned { .. })))));
+}
+
+#[test]
+fn compacting_from_a_callback_is_refused() {
+    let mem = MemBackend::new();
+    let store = Arc::new(open(&mem).store);
+    let (tx, rx) = mpsc::channel();
+    let inner = store.clone();
+    store.commit(
+        vec![lease(1, BindingState::Active, 1)],
+        Box::new(move |_| {
+            tx.send((inner.compact(&[]), inner.compact_if_needed(&[])))
+                .unwrap();
+        }),
+    );
+    let (a, b) = rx.recv().unwrap();
+    assert!(matches!(
+        a,
+        Err(StoreError::Journal(JournalError::WouldDeadlock))
+    ));
+    assert!(matches!(
+        b,
+        Err(StoreError::Journal(JournalError::WouldDeadlock))
+    ));
 }
 
 #[test]
