@@ -9,7 +9,10 @@
 //!
 //! In dhcpd's [`Dialect`] the `;` after a block is optional (`subnet ... {
 //! ... }` is how dhcpd.conf is written), so a block always ends its
-//! statement there and [`Statement::tail`] stays empty.
+//! statement there and [`Statement::tail`] stays empty. The one place dhcpd
+//! uses braces inside a statement, a record type in an option definition
+//! (`option x code 200 = { ip-address, integer 8 };`), keeps them among the
+//! words, `{` and `}` tokens included.
 //!
 //! [`parse_file`] also replaces `include "path";` statements, at any depth,
 //! by the statements of the named file, read through a caller-supplied
@@ -167,6 +170,9 @@ impl Parser<'_> {
         let mut words = Vec::new();
         while let Some(t) = self.peek() {
             match t.kind {
+                TokenKind::LBrace if self.record_type_follows(&words) => {
+                    self.record_type(&mut words)?;
+                }
                 TokenKind::LBrace | TokenKind::RBrace | TokenKind::Semi => break,
                 _ => {
                     words.push(t.clone());
@@ -214,6 +220,49 @@ impl Parser<'_> {
             }
             _ => Err(missing_semi(&words, &loc)),
         }
+    }
+}
+
+impl Parser<'_> {
+    /// True where dhcpd's option definition has a record type, `option NAME
+    /// code N = { ip-address, integer 8 };` (or `= array of { ... }`): those
+    /// braces hold a type, not statements, so they stay among the words.
+    fn record_type_follows(&self, words: &[Token]) -> bool {
+        let text = |i: usize| words.get(i).map(|t| t.text.as_str());
+        self.dialect == Dialect::Dhcpd
+            && words
+                .first()
+                .is_some_and(|t| t.text.eq_ignore_ascii_case("option"))
+            && text(2).is_some_and(|t| t.eq_ignore_ascii_case("code"))
+            && (text(4) == Some("=") && words.len() == 5
+                || text(4) == Some("=")
+                    && words.len() == 7
+                    && text(5).is_some_and(|t| t.eq_ignore_ascii_case("array"))
+                    && text(6).is_some_and(|t| t.eq_ignore_ascii_case("of")))
+    }
+
+    /// Moves `{ ... }` (no nesting) into `words`, braces included.
+    fn record_type(&mut self, words: &mut Vec<Token>) -> Result<(), IscError> {
+        let open = self.toks[self.pos].clone();
+        words.push(open.clone());
+        self.pos += 1;
+        while let Some(t) = self.peek() {
+            match t.kind {
+                TokenKind::RBrace => {
+                    words.push(t.clone());
+                    self.pos += 1;
+                    return Ok(());
+                }
+                TokenKind::LBrace | TokenKind::Semi => break,
+                _ => {
+                    words.push(t.clone());
+                    self.pos += 1;
+                }
+            }
+        }
+        Err(open
+            .loc
+            .error("expected a record type: { TYPE, TYPE, ... }"))
     }
 }
 

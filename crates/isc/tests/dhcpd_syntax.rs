@@ -95,3 +95,50 @@ fn the_dialects_differ_where_they_should() {
     let e = parse_str_dialect("a { }\n}", Path::new("d"), Dialect::Dhcpd).unwrap_err();
     assert_eq!(e.to_string(), "d:2:1: unexpected '}'");
 }
+
+#[test]
+fn record_types_in_option_definitions_stay_words() {
+    let text = "option a code 200 = { ip-address, integer 8 };\noption b code 201 = array of { ip-address, ip-address };\nsubnet 10.0.0.0 netmask 255.0.0.0 { option a 10.0.0.1 5; }";
+    let t = parse_str_dialect(text, Path::new("dhcpd.conf"), Dialect::Dhcpd).unwrap();
+    assert_eq!(t.len(), 3);
+    assert_eq!(
+        words(&t[0]),
+        [
+            "option",
+            "a",
+            "code",
+            "200",
+            "=",
+            "{",
+            "ip-address",
+            ",",
+            "integer",
+            "8",
+            "}"
+        ]
+    );
+    assert!(t[0].block.is_none());
+    assert_eq!(
+        t[0].render(),
+        "option a code 200 = { ip-address, integer 8 };"
+    );
+    assert_eq!(words(&t[1])[5..8], ["array", "of", "{"]);
+    assert_eq!(t[2].children().len(), 1);
+    // Anywhere else a brace opens a block, and a record left open is an error.
+    let e = parse_str_dialect(
+        "option a code 200 = { ip-address;\n",
+        Path::new("d"),
+        Dialect::Dhcpd,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "d:1:21: expected a record type: { TYPE, TYPE, ... }"
+    );
+    // BIND's dialect has no such thing.
+    assert!(parse_str(
+        "option a code 200 = { ip-address, integer 8 };",
+        Path::new("n")
+    )
+    .is_err());
+}
