@@ -9,6 +9,7 @@
 //! - traffic stays on loopback or inside namespaces the test made
 //!   ([`Netns`] deletes its namespace on drop).
 
+pub mod dhcp;
 pub mod dns;
 pub mod netns;
 
