@@ -12,7 +12,8 @@
 //!   and ddns-confgen and as found inside named.conf and dhcpd.conf.
 //! - [`named`]: named.conf to tandem's TOML configuration ([`Import`]),
 //!   listing everything it could not translate.
-//! - [`toml_text`]: the small TOML writer the import uses (string escaping).
+//! - [`leases`]: dhcpd.leases to tandem's leases ([`tandem_dhcp::Lease`]).
+//! - [`toml_text`]: the small TOML writer the imports use (string escaping).
 //!
 //! Nothing here panics on bad input: every failure is an [`IscError`] that
 //! names the file, line and column.
@@ -21,12 +22,14 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub mod keys;
+pub mod leases;
 pub mod lexer;
 pub mod named;
 pub mod parser;
 pub mod toml_text;
 
 pub use keys::{key_from_statement, keys_from_statements, parse_keys, KeyDef};
+pub use leases::{leases_json, parse_dhcpd_leases, unix_time, NEVER};
 pub use lexer::{tokenize, tokenize_dialect, Dialect, Token, TokenKind};
 pub use named::{import_named_conf, import_statements, Import, Untranslated};
 pub use parser::{
