@@ -295,56 +295,32 @@ fn serve_link(ctx: Arc<Ctx>, link: Arc<Link>) {
 
 /// Runs one request through the engine; a probe, if asked for, runs on its
 /// own thread and hands the request back in when it is done.
+///
+/// Lease changes are queued on the store while the engine lock is held, so
+/// the journal sees every address's versions in the order the engine made
+/// them (replay takes the last one).
 fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet, after_probe: bool) {
     let ingress = link.ingress();
-    let out = lock(&ctx.engine).handle(&packet, &ingress, unix_now());
+    let mut engine = lock(&ctx.engine);
+    let out = engine.handle(&packet, &ingress, unix_now());
     // The request was logged on its first pass, before the probe.
     let skip = usize::from(after_probe && !out.log.is_empty());
     log(&out.log[skip..]);
     if let Some(ip) = out.probe {
+        drop(engine);
         let (ctx, link) = (ctx.clone(), link.clone());
-        std::thread::spawn(move || {
-            let timeout = Duration::from_millis(ctx.config.conflict_timeout_ms);
-            let in_use = match ctx.config.conflict_detection {
-                ConflictDetection::None => false,
-                ConflictDetection::Icmp => {
-                    net::icmp_probe(&link.name, ip, timeout).unwrap_or_else(|e| {
-                        tracing::warn!(
-                            "conflict probe of {ip} on {} failed: {e}; treating it as free",
-                            link.name
-                        );
-                        false
-                    })
-                }
-            };
-            if in_use {
-                tracing::warn!(
-                    "ICMP Echo reply while probing {ip}: abandoned for {} s",
-                    ctx.config.decline_hold
-                );
-            }
-            let changes = lock(&ctx.engine).probe_result(ip, in_use, unix_now());
-            if !changes.is_empty() {
-                if let Err(e) = ctx.store.commit_blocking(changes) {
-                    tracing::error!("lease store: cannot record the conflict on {ip}: {e}");
-                }
-            }
-            process(&ctx, &link, packet, true);
-        });
+        std::thread::spawn(move || probe(ctx, link, packet, ip));
         return;
     }
-    dispatch(ctx, link, out);
-}
-
-/// Sends the reply, after the lease changes it depends on are on disk.
-fn dispatch(ctx: &Arc<Ctx>, link: &Arc<Link>, out: Outcome) {
     let Outcome { reply, changes, .. } = out;
     if changes.is_empty() {
+        drop(engine);
         if let Some(r) = reply {
             send_reply(ctx, link, &r);
         }
         return;
     }
+    // The reply leaves from the completion, after fdatasync.
     let (ctx2, link2) = (ctx.clone(), link.clone());
     ctx.store.commit(
         changes,
@@ -359,6 +335,49 @@ fn dispatch(ctx: &Arc<Ctx>, link: &Arc<Link>, out: Outcome) {
                     .commit_failures
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::error!("lease store: commit failed, reply withheld: {e}");
+            }
+        }),
+    );
+    drop(engine);
+}
+
+/// Pings `ip`, records the answer and runs the request again.
+fn probe(ctx: Arc<Ctx>, link: Arc<Link>, packet: Packet, ip: Ipv4Addr) {
+    let timeout = Duration::from_millis(ctx.config.conflict_timeout_ms);
+    let in_use = match ctx.config.conflict_detection {
+        ConflictDetection::None => false,
+        ConflictDetection::Icmp => net::icmp_probe(&link.name, ip, timeout).unwrap_or_else(|e| {
+            tracing::warn!(
+                "conflict probe of {ip} on {} failed: {e}; treating it as free",
+                link.name
+            );
+            false
+        }),
+    };
+    if in_use {
+        tracing::warn!(
+            "ICMP Echo reply while probing {ip}: abandoned for {} s",
+            ctx.config.decline_hold
+        );
+    }
+    {
+        let mut engine = lock(&ctx.engine);
+        let changes = engine.probe_result(ip, in_use, unix_now());
+        commit_logged(&ctx, changes, "the conflict");
+    }
+    process(&ctx, &link, packet, true);
+}
+
+/// Queues changes no reply waits for; a failure is logged.
+fn commit_logged(ctx: &Ctx, changes: Vec<Lease>, what: &'static str) {
+    if changes.is_empty() {
+        return;
+    }
+    ctx.store.commit(
+        changes,
+        Box::new(move |r| {
+            if let Err(e) = r {
+                tracing::error!("lease store: cannot record {what}: {e}");
             }
         }),
     );
@@ -414,12 +433,11 @@ fn timer(ctx: Arc<Ctx>) {
     let mut last_compact = Instant::now();
     while !ctx.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(500));
-        let (changes, lines) = lock(&ctx.engine).tick(unix_now());
-        log(&lines);
-        if !changes.is_empty() {
-            if let Err(e) = ctx.store.commit_blocking(changes) {
-                tracing::error!("lease store: cannot record expiries: {e}");
-            }
+        {
+            let mut engine = lock(&ctx.engine);
+            let (changes, lines) = engine.tick(unix_now());
+            log(&lines);
+            commit_logged(&ctx, changes, "expiries");
         }
         if last_compact.elapsed() > Duration::from_secs(30) {
             last_compact = Instant::now();

@@ -1,0 +1,156 @@
+//! tandem's DHCP server in a namespace lab, for what the client scenarios
+//! (`dhcp_clients.rs`) do not cover: conflict probing against a squatter,
+//! serving two interfaces at once, and a restart that keeps a client's
+//! lease.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use tandem_testkit::dhcp::{Client, ClientKind, ClientOptions, Host, Lab, LEASE_TIMEOUT};
+use tandem_testkit::{is_root, peers_present, Proc};
+
+fn tandem_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tandem")
+}
+
+fn can_run() -> bool {
+    is_root() && peers_present(&["udhcpc"])
+}
+
+/// Starts tandem in `srv` with `dhcp` (the body of a `[dhcp]` table plus
+/// its sub-tables) and a state directory in the lab.
+fn start(lab: &Lab, srv: &Host, dhcp: &str) -> Proc {
+    let config = lab.dir().join("tandem.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nstate-dir = \"{}\"\n{dhcp}",
+            lab.dir().join("state").display()
+        ),
+    )
+    .unwrap();
+    let mut c = srv.command(tandem_bin());
+    c.args(["serve", "--config"]).arg(&config);
+    Proc::spawn("tandem", c, "tandem ready:")
+}
+
+fn leases(lab: &Lab) -> Vec<serde_json::Value> {
+    let socket = lab.dir().join("state/control.sock");
+    let out = Command::new(tandem_bin())
+        .args(["leases", "--json", "--socket"])
+        .arg(Path::new(&socket))
+        .output()
+        .expect("tandem leases");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("lease JSON")
+}
+
+fn state_of(leases: &[serde_json::Value], addr: &str) -> Option<String> {
+    leases
+        .iter()
+        .find(|l| l["address"] == addr)
+        .map(|l| l["state"].as_str().unwrap_or("").to_string())
+}
+
+#[test]
+fn a_squatter_found_by_ping_is_abandoned_and_skipped() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("squat");
+    let srv = lab.add_host("srv", Some("192.168.0.254/24"));
+    // A statically configured device on the first pool address.
+    let _squatter = lab.add_host("squat", Some("192.168.0.15/24"));
+    let cli = lab.add_host("cli", None);
+    let mut tandem = start(
+        &lab,
+        &srv,
+        &format!(
+            "[dhcp]\ninterfaces = [\"{}\"]\nconflict-detection = \"icmp\"\nconflict-timeout-ms = 400\n\
+             [[dhcp.subnet]]\nsubnet = \"192.168.0.0/24\"\n[[dhcp.subnet.pool]]\nrange = \"192.168.0.15 - 192.168.0.17\"\n",
+            srv.iface
+        ),
+    );
+    let mut c = Client::start(ClientKind::Udhcpc, &cli, ClientOptions::default());
+    let lease = c.wait_lease(LEASE_TIMEOUT);
+    assert_eq!(
+        lease.address,
+        Ipv4Addr::new(192, 168, 0, 16),
+        "the squatter's address was offered"
+    );
+    tandem.wait_for(
+        "ICMP Echo reply while probing 192.168.0.15",
+        Duration::from_secs(5),
+    );
+    let all = leases(&lab);
+    assert_eq!(state_of(&all, "192.168.0.15").as_deref(), Some("abandoned"));
+    assert_eq!(state_of(&all, "192.168.0.16").as_deref(), Some("active"));
+}
+
+#[test]
+fn two_interfaces_serve_their_own_subnets() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("twoif");
+    let srv = lab.add_host("srv", Some("192.168.0.254/24"));
+    let second = lab.add_segment();
+    let srv_b = srv.add_interface(&second, Some("192.168.1.254/24"));
+    let cli_a = lab.add_host("clia", None);
+    let cli_b = lab.add_host_on(&second, "clib", None, None);
+    let _tandem = start(
+        &lab,
+        &srv,
+        &format!(
+            "[dhcp]\ninterfaces = [\"{}\", \"{srv_b}\"]\nconflict-detection = \"none\"\n\
+             [[dhcp.subnet]]\nsubnet = \"192.168.0.0/24\"\n[dhcp.subnet.options]\nrouters = \"192.168.0.1\"\n\
+             [[dhcp.subnet.pool]]\nrange = \"192.168.0.100 - 192.168.0.110\"\n\
+             [[dhcp.subnet]]\nsubnet = \"192.168.1.0/24\"\n[dhcp.subnet.options]\nrouters = \"192.168.1.1\"\n\
+             [[dhcp.subnet.pool]]\nrange = \"192.168.1.100 - 192.168.1.110\"\n",
+            srv.iface
+        ),
+    );
+    let mut a = Client::start(ClientKind::Udhcpc, &cli_a, ClientOptions::default());
+    let mut b = Client::start(ClientKind::Udhcpc, &cli_b, ClientOptions::default());
+    let la = a.wait_lease(LEASE_TIMEOUT);
+    let lb = b.wait_lease(LEASE_TIMEOUT);
+    assert_eq!(la.address, Ipv4Addr::new(192, 168, 0, 100));
+    assert_eq!(la.routers, vec![Ipv4Addr::new(192, 168, 0, 1)]);
+    assert_eq!(la.server_id, Some(Ipv4Addr::new(192, 168, 0, 254)));
+    assert_eq!(lb.address, Ipv4Addr::new(192, 168, 1, 100));
+    assert_eq!(lb.routers, vec![Ipv4Addr::new(192, 168, 1, 1)]);
+    assert_eq!(lb.server_id, Some(Ipv4Addr::new(192, 168, 1, 254)));
+}
+
+#[test]
+fn a_restart_keeps_the_lease_and_the_renewal_is_acked() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("restart");
+    let srv = lab.add_host("srv", Some("192.168.0.254/24"));
+    let cli = lab.add_host("cli", None);
+    let dhcp = format!(
+        "[dhcp]\ninterfaces = [\"{}\"]\nconflict-detection = \"none\"\n\
+         [[dhcp.subnet]]\nsubnet = \"192.168.0.0/24\"\n[[dhcp.subnet.pool]]\nrange = \"192.168.0.15 - 192.168.0.245\"\n",
+        srv.iface
+    );
+    let mut tandem = start(&lab, &srv, &dhcp);
+    let mut c = Client::start(ClientKind::Udhcpc, &cli, ClientOptions::default());
+    let first = c.wait_lease(LEASE_TIMEOUT);
+    // A crash, and the server comes back with the lease from disk.
+    tandem.kill9();
+    let _tandem = start(&lab, &srv, &dhcp);
+    assert_eq!(
+        state_of(&leases(&lab), &first.address.to_string()).as_deref(),
+        Some("active")
+    );
+    let renewed = c.renew(LEASE_TIMEOUT);
+    assert_eq!(renewed.address, first.address);
+}
