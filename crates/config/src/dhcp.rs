@@ -231,17 +231,14 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
         c.conflict_detection =
             match s.get_ref().as_str() {
                 "icmp" | "ping" => ConflictDetection::Icmp,
-                "arp" => return Err(at.at(
-                    s,
-                    "conflict-detection = \"arp\" is not supported yet; use \"icmp\" or \"none\"",
-                )),
+                "arp" => ConflictDetection::Arp,
                 "none" | "off" => ConflictDetection::None,
-                other => {
-                    return Err(at.at(
-                        s,
-                        format!("conflict-detection must be \"icmp\" or \"none\", not {other:?}"),
-                    ))
-                }
+                other => return Err(at.at(
+                    s,
+                    format!(
+                        "conflict-detection must be \"icmp\", \"arp\" or \"none\", not {other:?}"
+                    ),
+                )),
             };
     }
     if let Some(t) = raw.conflict_timeout_ms {

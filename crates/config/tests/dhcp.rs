@@ -16,7 +16,7 @@ const GOOD: &str = r#"
 interfaces = ["eth0"]
 authoritative = false
 default-lease-time = 600
-conflict-detection = "none"
+conflict-detection = "arp"
 
 [dhcp.options]
 domain-name-servers = "192.168.0.254, 192.168.0.253"
@@ -56,7 +56,7 @@ fn a_full_dhcp_table_reaches_the_model() {
     assert!(c.dns.listen.is_empty(), "a DHCP-only file serves no DNS");
     let d = c.dhcp.unwrap();
     assert!(!d.authoritative);
-    assert_eq!(d.conflict_detection, ConflictDetection::None);
+    assert_eq!(d.conflict_detection, ConflictDetection::Arp);
     assert_eq!(d.times.default, 600);
     assert_eq!(
         d.options.get(6),

@@ -186,6 +186,8 @@ pub enum ConflictDetection {
     None,
     /// An ICMP echo, like ISC's `ping-check`.
     Icmp,
+    /// An ARP probe (RFC 5227), which also finds hosts that drop pings.
+    Arp,
 }
 
 #[derive(Debug, Clone)]

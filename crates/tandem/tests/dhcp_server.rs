@@ -58,21 +58,24 @@ fn state_of(leases: &[serde_json::Value], addr: &str) -> Option<String> {
         .map(|l| l["state"].as_str().unwrap_or("").to_string())
 }
 
-#[test]
-fn a_squatter_found_by_ping_is_abandoned_and_skipped() {
+/// A statically configured device sits on the first pool address; the
+/// probe finds it, the address is abandoned and the client gets the next.
+fn squatter(mode: &str, tag: &str, drops_pings: bool, found: &str) {
     if !can_run() {
         return;
     }
-    let lab = Lab::new("squat");
+    let lab = Lab::new(tag);
     let srv = lab.add_host("srv", Some("192.168.0.254/24"));
-    // A statically configured device on the first pool address.
-    let _squatter = lab.add_host("squat", Some("192.168.0.15/24"));
+    let squatter = lab.add_host("squat", Some("192.168.0.15/24"));
+    if drops_pings {
+        squatter.exec(&["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"]);
+    }
     let cli = lab.add_host("cli", None);
     let mut tandem = start(
         &lab,
         &srv,
         &format!(
-            "[dhcp]\ninterfaces = [\"{}\"]\nconflict-detection = \"icmp\"\nconflict-timeout-ms = 400\n\
+            "[dhcp]\ninterfaces = [\"{}\"]\nconflict-detection = \"{mode}\"\nconflict-timeout-ms = 400\n\
              [[dhcp.subnet]]\nsubnet = \"192.168.0.0/24\"\n[[dhcp.subnet.pool]]\nrange = \"192.168.0.15 - 192.168.0.17\"\n",
             srv.iface
         ),
@@ -85,12 +88,22 @@ fn a_squatter_found_by_ping_is_abandoned_and_skipped() {
         "the squatter's address was offered"
     );
     tandem.wait_for(
-        "ICMP Echo reply while probing 192.168.0.15",
+        &format!("{found} while probing 192.168.0.15"),
         Duration::from_secs(5),
     );
     let all = leases(&lab);
     assert_eq!(state_of(&all, "192.168.0.15").as_deref(), Some("abandoned"));
     assert_eq!(state_of(&all, "192.168.0.16").as_deref(), Some("active"));
+}
+
+#[test]
+fn a_squatter_found_by_ping_is_abandoned_and_skipped() {
+    squatter("icmp", "squat", false, "ICMP Echo reply");
+}
+
+#[test]
+fn a_squatter_that_drops_pings_is_found_by_arp() {
+    squatter("arp", "squatarp", true, "ARP reply");
 }
 
 #[test]

@@ -344,19 +344,29 @@ fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet, after_probe: bool) 
 /// Pings `ip`, records the answer and runs the request again.
 fn probe(ctx: Arc<Ctx>, link: Arc<Link>, packet: Packet, ip: Ipv4Addr) {
     let timeout = Duration::from_millis(ctx.config.conflict_timeout_ms);
+    // ARP reaches only this segment; a relayed client's address is pinged.
+    let relayed = !packet.giaddr.is_unspecified();
     let in_use = match ctx.config.conflict_detection {
-        ConflictDetection::None => false,
-        ConflictDetection::Icmp => net::icmp_probe(&link.name, ip, timeout).unwrap_or_else(|e| {
-            tracing::warn!(
-                "conflict probe of {ip} on {} failed: {e}; treating it as free",
-                link.name
-            );
-            false
-        }),
-    };
-    if in_use {
+        ConflictDetection::None => Ok(false),
+        ConflictDetection::Arp if !relayed => net::arp_probe(&link.name, ip, timeout),
+        ConflictDetection::Icmp | ConflictDetection::Arp => {
+            net::icmp_probe(&link.name, ip, timeout)
+        }
+    }
+    .unwrap_or_else(|e| {
         tracing::warn!(
-            "ICMP Echo reply while probing {ip}: abandoned for {} s",
+            "conflict probe of {ip} on {} failed: {e}; treating it as free",
+            link.name
+        );
+        false
+    });
+    if in_use {
+        let what = match ctx.config.conflict_detection {
+            ConflictDetection::Arp if !relayed => "ARP reply",
+            _ => "ICMP Echo reply",
+        };
+        tracing::warn!(
+            "{what} while probing {ip}: abandoned for {} s",
             ctx.config.decline_hold
         );
     }

@@ -175,3 +175,107 @@ pub fn send(sock: &UdpSocket, bytes: &[u8], to: SocketAddr) {
         tracing::warn!("DHCP reply to {to} not sent: {e}");
     }
 }
+
+/// Asks "who has `ip`?" on `iface` with an ARP probe (RFC 5227: sender
+/// address 0.0.0.0, so no neighbour cache learns anything) and says whether
+/// anyone answered within `timeout`. Finds hosts that drop pings.
+pub fn arp_probe(iface: &str, ip: Ipv4Addr, timeout: Duration) -> io::Result<bool> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let name = CString::new(iface).map_err(|_| io::Error::other("interface name has NUL"))?;
+    // SAFETY: if_nametoindex reads a NUL-terminated string.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if ifindex == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mac_text = std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))?;
+    let mac = tandem_dhcp_wire::options::hex_bytes(mac_text.trim())
+        .ok()
+        .filter(|m| m.len() == 6)
+        .ok_or_else(|| io::Error::other(format!("{iface} has no Ethernet address")))?;
+    let proto = (libc::ETH_P_ARP as u16).to_be();
+    // SAFETY: a plain socket(2) call; the fd is owned below.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, i32::from(proto)) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_ll is plain data; all-zero is valid.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = proto;
+    addr.sll_ifindex = ifindex as i32;
+    addr.sll_halen = 6;
+    addr.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    let len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: addr is a valid sockaddr_ll of `len` bytes.
+    if unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            &addr as *const _ as *const libc::sockaddr,
+            len,
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    let mut req = Vec::with_capacity(28);
+    req.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    req.extend_from_slice(&mac);
+    req.extend_from_slice(&[0, 0, 0, 0]);
+    req.extend_from_slice(&[0; 6]);
+    req.extend_from_slice(&ip.octets());
+    // SAFETY: sends `req` to the broadcast address described by `addr`.
+    let sent = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            req.as_ptr() as *const libc::c_void,
+            req.len(),
+            0,
+            &addr as *const _ as *const libc::sockaddr,
+            len,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 128];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: polls one descriptor we own.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if r == 0 {
+            return Ok(false);
+        }
+        // SAFETY: reads into our buffer.
+        let n = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                0,
+            )
+        };
+        if n < 28 {
+            continue;
+        }
+        let p = &buf[..n as usize];
+        // A reply (op 2) whose sender protocol address is the probed one.
+        if p[6..8] == [0, 2] && p[14..18] == ip.octets() {
+            return Ok(true);
+        }
+    }
+}
