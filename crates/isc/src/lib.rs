@@ -12,7 +12,13 @@
 //!   and ddns-confgen and as found inside named.conf and dhcpd.conf.
 //! - [`named`]: named.conf to tandem's TOML configuration ([`Import`]),
 //!   listing everything it could not translate.
+//! - [`dhcp_options`]: DHCPv4 option names, codes and value types, ISC's
+//!   and tandem's.
+//! - [`dhcpd`]: dhcpd.conf to tandem's `[dhcp]` configuration
+//!   ([`DhcpImport`]), listing what it could not translate.
 //! - [`leases`]: dhcpd.leases to tandem's leases ([`tandem_dhcp::Lease`]).
+//! - [`output`]: the layout of the written tandem.toml, and [`combine`] for
+//!   one file from both imports.
 //! - [`toml_text`]: the small TOML writer the imports use (string escaping).
 //!
 //! Nothing here panics on bad input: every failure is an [`IscError`] that
@@ -21,17 +27,24 @@
 use std::fmt;
 use std::path::PathBuf;
 
+pub mod dhcp_options;
+pub mod dhcpd;
 pub mod keys;
 pub mod leases;
 pub mod lexer;
 pub mod named;
+pub mod output;
 pub mod parser;
 pub mod toml_text;
 
+pub use dhcpd::{
+    import_dhcpd_conf, import_dhcpd_statements, DhcpImport, DhcpdImportOptions, NOT_YET,
+};
 pub use keys::{key_from_statement, keys_from_statements, parse_keys, KeyDef};
 pub use leases::{leases_json, parse_dhcpd_leases, unix_time, NEVER};
 pub use lexer::{tokenize, tokenize_dialect, Dialect, Token, TokenKind};
 pub use named::{import_named_conf, import_statements, Import, Untranslated};
+pub use output::combine;
 pub use parser::{
     fs_loader, parse_file, parse_file_dialect, parse_str, parse_str_dialect, Statement,
     MAX_INCLUDE_DEPTH,

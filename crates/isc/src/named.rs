@@ -40,7 +40,7 @@ use tandem_dns_wire::Name;
 use crate::keys::{key_from_statement, KeyDef};
 use crate::lexer::{Token, TokenKind};
 use crate::parser::{parse_file, Statement};
-use crate::toml_text::{comment, string, string_array};
+use crate::toml_text::{string, string_array};
 use crate::{IscError, Location};
 
 /// The result of importing a named.conf.
@@ -63,6 +63,13 @@ pub struct Import {
     /// What was not translated or only approximated: `options` first, then
     /// the other statements in file order.
     pub untranslated: Vec<Untranslated>,
+    /// The `key` statements, in file order (written as `[[key]]` tables).
+    pub keys: Vec<KeyDef>,
+    pub(crate) source: PathBuf,
+    /// `[dns]`, or the comment that stands for it.
+    pub(crate) dns_section: String,
+    /// The `[[zone]]` tables.
+    pub(crate) zones_section: String,
 }
 
 /// One statement (or part of one) that the import did not translate.
@@ -830,25 +837,14 @@ impl<'a> Importer<'a> {
     }
 
     fn finish(self, path: &Path) -> Import {
-        let mut t = String::new();
-        t.push_str(&format!(
-            "# tandem configuration imported from {} by tandem-isc.\n",
-            comment(&path.display().to_string())
-        ));
-        if !self.untranslated.is_empty() {
-            t.push_str(&format!(
-                "# {} statement(s) were not translated; they are listed at the end.\n",
-                self.untranslated.len()
-            ));
-        }
-        t.push_str("\n[server]\nstate-dir = \"state\"\n");
+        let mut dns = String::new();
         if self.listen_given {
-            t.push_str(&format!(
+            dns.push_str(&format!(
                 "\n[dns]\nlisten = {}\n",
                 string_array(&self.listen)
             ));
         } else {
-            t.push_str(
+            dns.push_str(
                 "\n# named.conf had no listen-on: tandem's default addresses apply\n# (BIND would listen on every interface).\n",
             );
         }
@@ -858,27 +854,7 @@ impl<'a> Importer<'a> {
                 key_files.push(k.loc.file.clone());
             }
         }
-        if !key_files.is_empty() {
-            let names: Vec<String> = key_files
-                .iter()
-                .map(|f| comment(&f.display().to_string()))
-                .collect();
-            t.push_str(&format!(
-                "\n# TSIG keys, inlined from {}.\n# The secrets are below: keep this file readable only by tandem.\n",
-                names.join(", ")
-            ));
-        }
-        for (i, k) in self.keys.iter().enumerate() {
-            if i > 0 {
-                t.push('\n');
-            }
-            t.push_str(&format!(
-                "[[key]]\nname = {}\nalgorithm = {}\nsecret = {}\n",
-                string(&k.name_text()),
-                string(&k.algorithm),
-                string(&k.secret_base64())
-            ));
-        }
+        let mut t = String::new();
         for z in &self.zones {
             t.push_str(&format!(
                 "\n[[zone]]\nname = {}\ntype = \"primary\"\nfile = {}\n",
@@ -909,23 +885,18 @@ impl<'a> Importer<'a> {
                 t.push_str(&format!("journal-max-size = {n}\n"));
             }
         }
-        if !self.untranslated.is_empty() {
-            t.push_str("\n# Not translated:\n");
-            for u in &self.untranslated {
-                t.push_str(&format!(
-                    "#   {}: {}\n#     {}\n",
-                    comment(&u.loc.to_string()),
-                    comment(&u.statement),
-                    comment(&u.reason)
-                ));
-            }
-        }
-        Import {
-            toml: t,
+        let mut im = Import {
+            toml: String::new(),
             zone_files: self.zone_files,
             key_files,
             untranslated: self.untranslated,
-        }
+            keys: self.keys,
+            source: path.to_path_buf(),
+            dns_section: dns,
+            zones_section: t,
+        };
+        im.toml = crate::output::single_named(&im);
+        im
     }
 }
 

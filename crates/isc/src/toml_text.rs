@@ -1,5 +1,6 @@
-//! A minimal TOML writer: just what [`crate::named`] needs to emit tandem's
-//! configuration (basic strings, string arrays, inline tables).
+//! A minimal TOML writer: just what the imports ([`crate::named`],
+//! [`crate::dhcpd`]) need to emit tandem's configuration (basic strings,
+//! string arrays, keys).
 
 /// `s` as a TOML basic string, quoted and escaped.
 pub fn string(s: &str) -> String {
@@ -20,6 +21,18 @@ pub fn string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `s` as a TOML key: bare if it may be (`A-Za-z0-9_-`), else quoted.
+pub fn key(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        s.to_string()
+    } else {
+        string(s)
+    }
 }
 
 /// An array of strings on one line: `["a", "b"]`.
@@ -45,5 +58,8 @@ mod tests {
         assert_eq!(string_array(&["x", "y"]), r#"["x", "y"]"#);
         assert_eq!(string_array::<&str>(&[]), "[]");
         assert_eq!(comment("a\nb"), "a b");
+        assert_eq!(key("domain-name_2"), "domain-name_2");
+        assert_eq!(key("a.b"), "\"a.b\"");
+        assert_eq!(key(""), "\"\"");
     }
 }
