@@ -208,7 +208,15 @@ fn json_for_the_lease_store_round_trips() {
 /// dhcpd writes, with some values broken.
 fn lease_text() -> impl Strategy<Value = String> {
     let date = prop_oneof![
-        (0u8..8, 1965u32..2040, 0u32..14, 0u32..33, 0u32..25, 0u32..61, 0u32..61)
+        (
+            0u8..8,
+            1965u32..2040,
+            0u32..14,
+            0u32..33,
+            0u32..25,
+            0u32..61,
+            0u32..61
+        )
             .prop_map(|(w, y, m, d, h, mi, s)| format!("{w} {y}/{m}/{d} {h}:{mi}:{s}")),
         any::<u64>().prop_map(|n| format!("epoch {n}")),
         Just("never".to_string()),
