@@ -31,11 +31,25 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Turn a BIND named.conf (with its includes, keys and primary zones)
-    /// into a tandem configuration in DIR, copying the zone files.
+    /// Turn ISC configuration into one tandem configuration in DIR: a BIND
+    /// named.conf (with its includes, keys and primary zones, whose files are
+    /// copied), a dhcpd.conf, or both, and dhcpd's leases.
     ImportIsc {
+        /// BIND's named.conf.
+        #[arg(long, required_unless_present = "dhcpd_conf")]
+        named_conf: Option<PathBuf>,
+        /// ISC dhcpd's dhcpd.conf.
         #[arg(long)]
-        named_conf: PathBuf,
+        dhcpd_conf: Option<PathBuf>,
+        /// dhcpd's lease file (dhcpd.leases), written as
+        /// DIR/imported-leases.json for the server to load at its first start.
+        #[arg(long, requires = "dhcpd_conf")]
+        leases: Option<PathBuf>,
+        /// An interface to serve DHCP on, as dhcpd was given on its command
+        /// line (Debian: INTERFACESv4 in /etc/default/isc-dhcp-server).
+        /// Repeat for several.
+        #[arg(long = "interface", value_name = "IFACE", requires = "dhcpd_conf")]
+        interfaces: Vec<String>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -73,7 +87,13 @@ fn main() -> ExitCode {
             socket,
             json,
         } => leases(config, socket, json),
-        Command::ImportIsc { named_conf, out } => import_isc(named_conf, out),
+        Command::ImportIsc {
+            named_conf,
+            dhcpd_conf,
+            leases,
+            interfaces,
+            out,
+        } => import_isc(named_conf, dhcpd_conf, leases, interfaces, out),
     };
     match result {
         Ok(code) => code,
@@ -217,10 +237,61 @@ fn reload(config: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<Ex
     })
 }
 
-fn import_isc(named_conf: PathBuf, out: PathBuf) -> anyhow::Result<ExitCode> {
+/// The file `import-isc --leases` writes into DIR, named by `[dhcp]
+/// import-leases`.
+const IMPORTED_LEASES: &str = "imported-leases.json";
+
+fn import_isc(
+    named_conf: Option<PathBuf>,
+    dhcpd_conf: Option<PathBuf>,
+    leases: Option<PathBuf>,
+    interfaces: Vec<String>,
+    out: PathBuf,
+) -> anyhow::Result<ExitCode> {
     let mut loader = tandem_isc::fs_loader();
-    let import = match tandem_isc::import_named_conf(&named_conf, &mut loader) {
-        Ok(i) => i,
+    // Everything is read and translated before anything is written.
+    let named = match &named_conf {
+        Some(p) => match tandem_isc::import_named_conf(p, &mut loader) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
+    let leases = match &leases {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            match tandem_isc::parse_dhcpd_leases(&text, p) {
+                Ok(l) => Some((p, l)),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        None => None,
+    };
+    let dhcp = match &dhcpd_conf {
+        Some(p) => {
+            let options = tandem_isc::DhcpdImportOptions {
+                interfaces,
+                import_leases: leases.as_ref().map(|_| IMPORTED_LEASES.to_string()),
+            };
+            match tandem_isc::import_dhcpd_conf(p, &options, &mut loader) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        None => None,
+    };
+    let toml = match tandem_isc::combine(named.as_ref(), dhcp.as_ref()) {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::FAILURE);
@@ -233,25 +304,41 @@ fn import_isc(named_conf: PathBuf, out: PathBuf) -> anyhow::Result<ExitCode> {
             config.display()
         );
     }
-    std::fs::create_dir_all(out.join("zones"))
-        .with_context(|| format!("cannot create {}", out.display()))?;
-    for (from, to) in &import.zone_files {
-        let dest = out.join(to);
-        std::fs::copy(from, &dest).with_context(|| {
-            format!(
-                "cannot copy zone file {} to {}",
-                from.display(),
-                dest.display()
-            )
-        })?;
-        println!("copied {} -> {}", from.display(), dest.display());
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    if let Some(named) = &named {
+        std::fs::create_dir_all(out.join("zones"))
+            .with_context(|| format!("cannot create {}", out.join("zones").display()))?;
+        for (from, to) in &named.zone_files {
+            let dest = out.join(to);
+            std::fs::copy(from, &dest).with_context(|| {
+                format!(
+                    "cannot copy zone file {} to {}",
+                    from.display(),
+                    dest.display()
+                )
+            })?;
+            println!("copied {} -> {}", from.display(), dest.display());
+        }
     }
-    std::fs::write(&config, &import.toml)
-        .with_context(|| format!("cannot write {}", config.display()))?;
+    if let Some((from, leases)) = &leases {
+        let dest = out.join(IMPORTED_LEASES);
+        let json = tandem_isc::leases_json(leases).context("cannot write the leases as JSON")?;
+        std::fs::write(&dest, json).with_context(|| format!("cannot write {}", dest.display()))?;
+        println!(
+            "imported {} leases from {} -> {} (the server loads them into its lease store at its first start: [dhcp] import-leases)",
+            leases.len(),
+            from.display(),
+            dest.display()
+        );
+    }
+    std::fs::write(&config, &toml).with_context(|| format!("cannot write {}", config.display()))?;
     println!("wrote {}", config.display());
-    if !import.untranslated.is_empty() {
-        println!("not translated ({}):", import.untranslated.len());
-        for u in &import.untranslated {
+    let list = |title: &str, items: Vec<&tandem_isc::Untranslated>| {
+        if items.is_empty() {
+            return;
+        }
+        println!("{title} ({}):", items.len());
+        for u in items {
             println!(
                 "  {}:{}:{}: {}: {}",
                 u.loc.file.display(),
@@ -261,17 +348,45 @@ fn import_isc(named_conf: PathBuf, out: PathBuf) -> anyhow::Result<ExitCode> {
                 u.reason
             );
         }
-    }
+    };
+    let untranslated = named
+        .iter()
+        .flat_map(|n| &n.untranslated)
+        .chain(dhcp.iter().flat_map(|d| &d.untranslated))
+        .collect();
+    list("not translated", untranslated);
+    list(
+        "translated, but check",
+        dhcp.iter().flat_map(|d| &d.notes).collect(),
+    );
     // The result must be a configuration tandem accepts, zone files included.
-    let checked = Config::load(&config)?;
+    let checked = match Config::load(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!(
+                "check: {} needs editing before tandem accepts it (see above)",
+                config.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     if let Err(errors) = tandem_zonestore::check(&tandem_server::zone_specs(&checked)) {
         for e in errors {
             eprintln!("{e}");
         }
         return Ok(ExitCode::FAILURE);
     }
+    let dhcp_summary = match &checked.dhcp {
+        Some(d) => format!(
+            ", dhcp: {} subnets, {} hosts",
+            d.subnets.len(),
+            d.hosts.len()
+        ),
+        None => String::new(),
+    };
     println!(
-        "check: ok ({} zones); run: tandem serve --config {}",
+        "check: ok ({} zones{dhcp_summary}); run: tandem serve --config {}",
         checked.zones.len(),
         config.display()
     );
