@@ -1183,8 +1183,34 @@ pub struct ServerLease {
 pub enum LeaseState {
     Active,
     Free,
+    /// Released by its client (ISC writes this only with failover; tandem
+    /// keeps it to remember whose the address was).
+    Released,
+    Expired,
     Abandoned,
     Other(String),
+}
+
+impl LeaseState {
+    /// ISC's (and tandem's) word for it, as in `binding state WORD;`.
+    pub fn parse(word: &str) -> LeaseState {
+        match word {
+            "active" => LeaseState::Active,
+            "free" => LeaseState::Free,
+            "released" => LeaseState::Released,
+            "expired" => LeaseState::Expired,
+            "abandoned" => LeaseState::Abandoned,
+            other => LeaseState::Other(other.to_string()),
+        }
+    }
+
+    /// Whether the address may be given to a new client.
+    pub fn is_available(&self) -> bool {
+        matches!(
+            self,
+            LeaseState::Free | LeaseState::Released | LeaseState::Expired
+        )
+    }
 }
 
 /// Parses a dhcpd.leases file; for each address the last entry wins (the
@@ -1213,12 +1239,7 @@ pub fn parse_isc_leases(text: &str) -> BTreeMap<Ipv4Addr, ServerLease> {
         }
         let l = l.trim_end_matches(';');
         if let Some(s) = l.strip_prefix("binding state ") {
-            lease.state = match s {
-                "active" => LeaseState::Active,
-                "free" => LeaseState::Free,
-                "abandoned" => LeaseState::Abandoned,
-                other => LeaseState::Other(other.to_string()),
-            };
+            lease.state = LeaseState::parse(s);
         } else if let Some(m) = l.strip_prefix("hardware ethernet ") {
             lease.hardware = Some(m.to_ascii_lowercase());
         } else if let Some(u) = l.strip_prefix("uid ") {
