@@ -438,19 +438,16 @@ fn isc_dhcpd_serves_dhcpcd() {
 }
 
 #[test]
-#[ignore = "tandem DHCP server not landed yet"]
 fn tandem_serves_dhclient() {
     scenario::<Tandem>(ClientKind::Dhclient);
 }
 
 #[test]
-#[ignore = "tandem DHCP server not landed yet"]
 fn tandem_serves_udhcpc() {
     scenario::<Tandem>(ClientKind::Udhcpc);
 }
 
 #[test]
-#[ignore = "tandem DHCP server not landed yet"]
 fn tandem_serves_dhcpcd() {
     scenario::<Tandem>(ClientKind::Dhcpcd);
 }
