@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 
 use serde::Deserialize;
 use tandem_dhcp::config::{
-    Class, ClassMatch, ConflictDetection, DhcpConfig, Host, OptionSet, Pool, Range, Subnet,
-    TimesOverride,
+    Class, ClassMatch, ConflictDetection, DhcpConfig, Host, OptionSet, PendingName, Pool, Range,
+    Scope, Subnet, TimesOverride,
 };
 use tandem_dhcp::HwAddr;
 use tandem_dhcp_wire::options::{hex_bytes, prefix_mask, SERVER_OWNED};
@@ -165,10 +165,25 @@ fn value_words(v: &toml::Value) -> Option<Vec<String>> {
     })
 }
 
+/// True if `s` reads as a host name (letters, digits, hyphens, dots, at
+/// least one letter), the form ISC accepts in address options.
+fn host_name_like(s: &str) -> bool {
+    let s = s.trim().trim_end_matches('.');
+    !s.is_empty()
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && s.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
 fn option_set(
     at: &Locator<'_>,
     registry: &Registry,
     raw: &RawOptions,
+    scope: Scope,
+    pending: &mut Vec<PendingName>,
 ) -> Result<OptionSet, ConfigError> {
     let mut set = OptionSet::default();
     for (name, value) in raw {
@@ -202,6 +217,31 @@ fn option_set(
                 ),
             )
         })?;
+        // Host names in address options are looked up at start.
+        if matches!(def.kind, Kind::Ip | Kind::IpList) {
+            let items: Vec<&str> = words
+                .iter()
+                .flat_map(|w| w.split(','))
+                .map(str::trim)
+                .collect();
+            let names = items
+                .iter()
+                .any(|i| i.parse::<Ipv4Addr>().is_err() && host_name_like(i));
+            let all_ok = items
+                .iter()
+                .all(|i| i.is_empty() || i.parse::<Ipv4Addr>().is_ok() || host_name_like(i));
+            if names && all_ok {
+                pending.push(PendingName {
+                    scope,
+                    code: def.code,
+                    option: def.name.clone(),
+                    kind: def.kind,
+                    words,
+                    place: at.place(value),
+                });
+                continue;
+            }
+        }
         let bytes = def.kind.parse(&words).map_err(|e| {
             at.at(
                 value,
@@ -228,18 +268,19 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
         .transpose()?;
     c.times = c.times.with(&times!(raw));
     if let Some(s) = &raw.conflict_detection {
-        c.conflict_detection =
-            match s.get_ref().as_str() {
-                "icmp" | "ping" => ConflictDetection::Icmp,
-                "arp" => ConflictDetection::Arp,
-                "none" | "off" => ConflictDetection::None,
-                other => return Err(at.at(
+        c.conflict_detection = match s.get_ref().as_str() {
+            "icmp" | "ping" => ConflictDetection::Icmp,
+            "arp" => ConflictDetection::Arp,
+            "none" | "off" => ConflictDetection::None,
+            other => {
+                return Err(at.at(
                     s,
                     format!(
                         "conflict-detection must be \"icmp\", \"arp\" or \"none\", not {other:?}"
                     ),
-                )),
-            };
+                ))
+            }
+        };
     }
     if let Some(t) = raw.conflict_timeout_ms {
         c.conflict_timeout_ms = t;
@@ -279,7 +320,8 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
             kind,
         });
     }
-    c.options = option_set(at, &c.registry, &raw.options)?;
+    let mut pending = Vec::new();
+    c.options = option_set(at, &c.registry, &raw.options, Scope::Global, &mut pending)?;
 
     for s in &raw.subnet {
         let text = s.subnet.get_ref();
@@ -305,7 +347,13 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
             prefix,
             interface: s.interface.clone(),
             pools: Vec::new(),
-            options: option_set(at, &c.registry, &s.options)?,
+            options: option_set(
+                at,
+                &c.registry,
+                &s.options,
+                Scope::Subnet(c.subnets.len()),
+                &mut pending,
+            )?,
             times: times!(s),
         };
         if c.subnets
@@ -340,7 +388,13 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
             subnet.pools.push(Pool {
                 ranges,
                 exclude,
-                options: option_set(at, &c.registry, &p.options)?,
+                options: option_set(
+                    at,
+                    &c.registry,
+                    &p.options,
+                    Scope::Pool(c.subnets.len(), subnet.pools.len()),
+                    &mut pending,
+                )?,
                 times: times!(p),
             });
         }
@@ -402,7 +456,13 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
             client_id,
             fixed_address,
             hostname: h.hostname.clone(),
-            options: option_set(at, &c.registry, &h.options)?,
+            options: option_set(
+                at,
+                &c.registry,
+                &h.options,
+                Scope::Host(c.hosts.len()),
+                &mut pending,
+            )?,
             times: times!(h),
         });
     }
@@ -425,8 +485,15 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
         c.classes.push(Class {
             name: k.name.get_ref().clone(),
             matches,
-            options: option_set(at, &c.registry, &k.options)?,
+            options: option_set(
+                at,
+                &c.registry,
+                &k.options,
+                Scope::Class(c.classes.len()),
+                &mut pending,
+            )?,
         });
     }
+    c.pending_names = pending;
     Ok(c)
 }

@@ -95,8 +95,8 @@ fn mistakes_are_located() {
             "4:1: unknown DHCP option \"domain-name-server\" (did you mean domain-name-servers",
         ),
         (
-            "[dhcp.options]\nrouters = \"router.home\"\n",
-            "4:11: option routers (ip-list): \"router.home\" is not an IPv4 address",
+            "[dhcp.options]\nrouters = \"192.168.0.300\"\n",
+            "4:11: option routers (ip-list): \"192.168.0.300\" is not an IPv4 address",
         ),
         (
             "[dhcp.options]\ndhcp-lease-time = 5\n",
@@ -132,4 +132,35 @@ fn mistakes_are_located() {
             "for {extra:?}:\n got {e}\nwant {want}"
         );
     }
+}
+
+#[test]
+fn host_names_in_address_options_wait_for_the_zones() {
+    let c = parse(
+        "[dhcp]\ninterfaces = [\"eth0\"]\n[[dhcp.subnet]]\nsubnet = \"192.168.0.0/24\"\n\
+         [dhcp.subnet.options]\nrouters = \"router.home\"\ndomain-name-servers = [\"ns1.home\", \"192.168.0.253\"]\n",
+    )
+    .unwrap();
+    let mut d = c.dhcp.unwrap();
+    assert_eq!(d.pending_names.len(), 2);
+    assert!(d.subnets[0].options.get(3).is_none());
+    let lookup = |n: &str| match n {
+        "router.home" => vec![Ipv4Addr::new(192, 168, 0, 1)],
+        "ns1.home" => vec![Ipv4Addr::new(192, 168, 0, 254)],
+        _ => vec![],
+    };
+    d.resolve_names(&lookup).unwrap();
+    assert_eq!(d.subnets[0].options.get(3), Some(&[192, 168, 0, 1][..]));
+    assert_eq!(
+        d.subnets[0].options.get(6),
+        Some(&[192, 168, 0, 254, 192, 168, 0, 253][..])
+    );
+    // A name the zones do not have is an error at its place.
+    let c = parse("[dhcp]\ninterfaces = [\"eth0\"]\n[dhcp.options]\nrouters = \"gw.nowhere\"\n")
+        .unwrap();
+    let errors = c.dhcp.unwrap().resolve_names(&lookup).unwrap_err();
+    assert_eq!(
+        errors,
+        vec!["/etc/tandem/tandem.toml:4:11: option routers: \"gw.nowhere\" has no A record in the zones tandem serves"]
+    );
 }

@@ -209,6 +209,9 @@ pub struct DhcpConfig {
     /// Leases to load on the first start (an empty lease store), as
     /// `tandem import-isc --leases` writes them.
     pub import_leases: Option<std::path::PathBuf>,
+    /// Address options written with host names (`routers = "router.home"`,
+    /// as ISC allows), to resolve against the served zones at start.
+    pub pending_names: Vec<PendingName>,
     pub port: u16,
     pub client_port: u16,
 }
@@ -235,6 +238,7 @@ impl DhcpConfig {
             registry: Registry::default(),
             lease_journal_max_size: 16 << 20,
             import_leases: None,
+            pending_names: Vec::new(),
             port: 67,
             client_port: 68,
         }
@@ -243,5 +247,88 @@ impl DhcpConfig {
     /// The reservation whose fixed address is `a`, if any.
     pub fn host_with_address(&self, a: Ipv4Addr) -> Option<&Host> {
         self.hosts.iter().find(|h| h.fixed_address == Some(a))
+    }
+}
+
+/// Where an option set lives in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Subnet(usize),
+    Pool(usize, usize),
+    Host(usize),
+    Class(usize),
+}
+
+/// An address option whose value names hosts instead of addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingName {
+    pub scope: Scope,
+    pub code: u8,
+    pub option: String,
+    pub kind: tandem_dhcp_wire::Kind,
+    /// The value's words: addresses and host names.
+    pub words: Vec<String>,
+    /// `file:line:col` of the value, for errors.
+    pub place: String,
+}
+
+impl DhcpConfig {
+    fn options_mut(&mut self, scope: Scope) -> Option<&mut OptionSet> {
+        Some(match scope {
+            Scope::Global => &mut self.options,
+            Scope::Subnet(s) => &mut self.subnets.get_mut(s)?.options,
+            Scope::Pool(s, p) => &mut self.subnets.get_mut(s)?.pools.get_mut(p)?.options,
+            Scope::Host(h) => &mut self.hosts.get_mut(h)?.options,
+            Scope::Class(c) => &mut self.classes.get_mut(c)?.options,
+        })
+    }
+
+    /// Replaces host names in address options by their addresses, as ISC
+    /// does at start. `lookup` gives a name's IPv4 addresses (empty if it
+    /// has none). Every name that does not resolve is an error line.
+    pub fn resolve_names(
+        &mut self,
+        lookup: &dyn Fn(&str) -> Vec<Ipv4Addr>,
+    ) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        for p in std::mem::take(&mut self.pending_names) {
+            let mut words = Vec::new();
+            for item in p.words.iter().flat_map(|w| w.split(',')).map(str::trim) {
+                if item.is_empty() || item.parse::<Ipv4Addr>().is_ok() {
+                    words.push(item.to_string());
+                    continue;
+                }
+                let found = lookup(item);
+                if found.is_empty() {
+                    errors.push(format!(
+                        "{}: option {}: {item:?} has no A record in the zones tandem serves",
+                        p.place, p.option
+                    ));
+                }
+                let take = if p.kind == tandem_dhcp_wire::Kind::Ip {
+                    1
+                } else {
+                    found.len()
+                };
+                words.extend(found.iter().take(take).map(|a| a.to_string()));
+            }
+            match p.kind.parse(&words) {
+                Ok(bytes) => {
+                    if let Some(set) = self.options_mut(p.scope) {
+                        set.set(p.code, bytes);
+                    }
+                }
+                Err(e) if errors.is_empty() => {
+                    errors.push(format!("{}: option {}: {e}", p.place, p.option))
+                }
+                Err(_) => {}
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }

@@ -1017,9 +1017,17 @@ fn address(t: &Token, names: &mut Vec<String>) -> Option<String> {
 
 /// The note for a host name written where tandem wants an address.
 fn host_name_note(what: &str, name: &str) -> String {
-    format!(
-        "{what}: {name} is a host name, written as is. dhcpd looks it up in DNS when it starts; tandem's [dhcp] configuration takes IPv4 addresses only, so tandem check refuses it: write {name}'s address"
-    )
+    // tandem resolves names in address options against its own zones at
+    // start, as dhcpd does through DNS; fixed addresses must be literal.
+    if what.ends_with("fixed-address") {
+        format!(
+            "{what}: {name} is a host name, written as is. dhcpd looks it up in DNS when it starts; tandem takes an IPv4 address for fixed-address, so tandem check refuses it: write {name}'s address"
+        )
+    } else {
+        format!(
+            "{what}: {name} is a host name, written as is. dhcpd looks it up in DNS when it starts; tandem looks it up in the zones it serves when it starts and refuses to start if none has an A record for it: check that one of tandem's zones has {name}, or write the address"
+        )
+    }
 }
 
 impl Importer {

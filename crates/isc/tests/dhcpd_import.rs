@@ -141,7 +141,7 @@ range = "192.168.0.15 - 192.168.0.245"
 #   {dir}/dhcpd.conf:0:0: interfaces = []
 #     dhcpd.conf does not name interfaces (dhcpd takes them on its command line; Debian: INTERFACESv4 in /etc/default/isc-dhcp-server): fill in [dhcp] interfaces, or import with --interface
 #   {dir}/dhcpd.conf:40:3: option routers router.home;
-#     routers: router.home is a host name, written as is. dhcpd looks it up in DNS when it starts; tandem's [dhcp] configuration takes IPv4 addresses only, so tandem check refuses it: write router.home's address
+#     routers: router.home is a host name, written as is. dhcpd looks it up in DNS when it starts; tandem looks it up in the zones it serves when it starts and refuses to start if none has an A record for it: check that one of tandem's zones has router.home, or write the address
 "#;
     let dir = fixture_dir();
     assert_eq!(im.toml, want.replace("{dir}", &dir.display().to_string()));
@@ -450,7 +450,7 @@ fn rich_conf_untranslated_and_notes() {
         notes,
         [
             (0, 0, INTERFACES_NOTE),
-            (113, 5, "host tv fixed-address: tv.home is a host name, written as is. dhcpd looks it up in DNS when it starts; tandem's [dhcp] configuration takes IPv4 addresses only, so tandem check refuses it: write tv.home's address"),
+            (113, 5, "host tv fixed-address: tv.home is a host name, written as is. dhcpd looks it up in DNS when it starts; tandem takes an IPv4 address for fixed-address, so tandem check refuses it: write tv.home's address"),
             (135, 1, "shared-network office: its subnets are translated one by one; tandem serves a request from the subnet that holds the receiving interface's address (or the relay's giaddr), so check that each subnet's clients reach it"),
         ]
     );

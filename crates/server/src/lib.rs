@@ -126,6 +126,28 @@ fn ipv6_unavailable(e: &std::io::Error) -> bool {
     )
 }
 
+/// The A records of `name` (taken as absolute) in the zones served here.
+fn served_addresses(catalog: &tandem_dns::Catalog, name: &str) -> Vec<std::net::Ipv4Addr> {
+    let Ok(name) = format!("{}.", name.trim_end_matches('.')).parse::<tandem_dns_wire::Name>()
+    else {
+        return Vec::new();
+    };
+    let Some(entry) = catalog.find(&name) else {
+        return Vec::new();
+    };
+    entry
+        .zone
+        .rrset(&name, tandem_dns_wire::Rtype::A)
+        .map(|set| {
+            set.rdatas
+                .iter()
+                .filter_map(|r| <[u8; 4]>::try_from(&r[..]).ok())
+                .map(std::net::Ipv4Addr::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Seconds since the epoch, for TSIG.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -187,6 +209,23 @@ impl Server {
                 z.zone.serial()
             );
         }
+        // Address options written as host names resolve against the zones
+        // just loaded, as ISC resolves them at start.
+        let dhcp = match &config.dhcp {
+            Some(d) => {
+                let mut d = d.clone();
+                if !d.pending_names.is_empty() {
+                    let catalog = store.catalog();
+                    d.resolve_names(&|name| served_addresses(&catalog, name))
+                        .map_err(|errors| anyhow::anyhow!(errors.join("\n")))?;
+                }
+                Some(Arc::new(
+                    dhcp::DhcpService::start(&d, &config.server.state_dir)
+                        .context("cannot start the DHCP server")?,
+                ))
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             store,
             settings: Settings {
@@ -195,13 +234,7 @@ impl Server {
             },
             tcp_idle_timeout: config.dns.tcp_idle_timeout,
             tcp_max_connections: config.dns.tcp_max_connections,
-            dhcp: match &config.dhcp {
-                Some(d) => Some(Arc::new(
-                    dhcp::DhcpService::start(d, &config.server.state_dir)
-                        .context("cannot start the DHCP server")?,
-                )),
-                None => None,
-            },
+            dhcp,
         });
         let stop = Arc::new(AtomicBool::new(false));
         let workers = match config.dns.udp_workers {

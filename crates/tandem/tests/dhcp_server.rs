@@ -167,3 +167,69 @@ fn a_restart_keeps_the_lease_and_the_renewal_is_acked() {
     let renewed = c.renew(LEASE_TIMEOUT);
     assert_eq!(renewed.address, first.address);
 }
+
+/// The seed's dhcpd.conf (with `option routers router.home;`) and a BIND
+/// configuration for its `home` zone, imported verbatim and served: the
+/// client gets the router's address from the zone, and the seed's options.
+#[test]
+fn the_seeds_dhcpd_conf_imports_and_serves() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("seedimp");
+    let srv = lab.add_host("srv", Some("192.168.0.254/24"));
+    let cli = lab.add_host("cli", None);
+    let bind = lab.dir().join("bind");
+    std::fs::create_dir_all(&bind).unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    std::fs::copy(examples.join("zones/home.zone"), bind.join("home.zone")).unwrap();
+    std::fs::write(
+        bind.join("named.conf"),
+        format!(
+            "options {{ directory \"{}\"; listen-on port 5353 {{ 127.0.0.1; }}; }};\n\
+             zone \"home\" {{ type master; file \"home.zone\"; }};\n",
+            bind.display()
+        ),
+    )
+    .unwrap();
+    let dhcpd_conf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../isc/tests/fixtures/dhcp/dhcpd.conf");
+    let out_dir = lab.dir().join("imported");
+    let out = Command::new(tandem_bin())
+        .args(["import-isc", "--named-conf"])
+        .arg(bind.join("named.conf"))
+        .arg("--dhcpd-conf")
+        .arg(&dhcpd_conf)
+        .args(["--interface", &srv.iface, "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The failover block is listed, not dropped.
+    assert!(text.contains("dhcpd.conf:26:1: failover peer"), "{text}");
+    let mut c = srv.command(tandem_bin());
+    c.args(["serve", "--config"])
+        .arg(out_dir.join("tandem.toml"));
+    let _tandem = Proc::spawn("tandem", c, "tandem ready:");
+    let mut client = Client::start(ClientKind::Udhcpc, &cli, ClientOptions::default());
+    let lease = client.wait_lease(LEASE_TIMEOUT);
+    assert_eq!(
+        lease.routers,
+        vec![Ipv4Addr::new(192, 168, 0, 1)],
+        "router.home from the zone"
+    );
+    assert_eq!(
+        lease.dns,
+        vec![
+            Ipv4Addr::new(192, 168, 0, 254),
+            Ipv4Addr::new(192, 168, 0, 253)
+        ]
+    );
+    assert_eq!(lease.domain.as_deref(), Some("home"));
+    assert!((15..=245).contains(&lease.address.octets()[3]));
+}
