@@ -161,7 +161,11 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
                 }
                 None => String::new(),
             };
-            println!("{}: ok ({} zones{dhcp})", path.display(), config.zones.len());
+            println!(
+                "{}: ok ({} zones{dhcp})",
+                path.display(),
+                config.zones.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
