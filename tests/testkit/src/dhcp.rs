@@ -1129,6 +1129,15 @@ impl<'h> Client<'h> {
             let _ = p.terminate(Duration::from_secs(5));
             self.old_output.push_str(&p.output());
             self.old_output.push('\n');
+            if self.kind == ClientKind::Dhcpcd {
+                // Its helpers end with it; give them a moment (bounded).
+                let helpers = spawned_pids(&self.old_output);
+                wait_until(
+                    Duration::from_secs(5),
+                    || format!("dhcpcd helpers {helpers:?} outlived their master"),
+                    || (!helpers.iter().any(|&h| is_live_dhcpcd(h))).then_some(()),
+                );
+            }
         }
     }
 }
@@ -1148,22 +1157,56 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
+/// The PIDs a dhcpcd said it spawned ("spawned privileged proxy on PID
+/// 123", "spawned BPF ARP on PID 124", ...).
+fn spawned_pids(output: &str) -> Vec<u32> {
+    output
+        .lines()
+        .filter(|l| l.contains("spawned"))
+        .filter_map(|l| {
+            l.split_once(" on PID ")?
+                .1
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// Whether `pid` is a live dhcpcd (so a reused PID is never signalled).
+fn is_live_dhcpcd(pid: u32) -> bool {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    comm.trim() == "dhcpcd" && pid_alive(pid)
+}
+
 impl Drop for Client<'_> {
     fn drop(&mut self) {
         let Some(mut p) = self.proc.take() else {
             return;
         };
-        // dhcpcd runs privilege-separated helpers; a SIGTERM lets it end
-        // them. Everything else is simply killed (Proc's drop).
-        if self.kind == ClientKind::Dhcpcd && !std::thread::panicking() {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                p.terminate(Duration::from_secs(5))
-            }));
-            if r.is_err() {
-                eprintln!(
-                    "dhcpcd on {} did not stop on SIGTERM; killed",
-                    self.host.name
-                );
+        if self.kind != ClientKind::Dhcpcd {
+            return; // Proc's drop kills it.
+        }
+        // dhcpcd runs privilege-separated helpers, which outlive a master
+        // killed with SIGKILL (and ignore SIGTERM themselves). A SIGTERM
+        // to the master stops them all; whatever is left after 5 s is
+        // killed by the PIDs dhcpcd printed when it spawned them.
+        let pid = p.pid();
+        p.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pid_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = format!("{}{}", self.old_output, p.output());
+        p.kill9();
+        for helper in spawned_pids(&output) {
+            if is_live_dhcpcd(helper) {
+                // SAFETY: kill(2) on a PID just checked to be one of the
+                // dhcpcd helpers this client started.
+                unsafe {
+                    libc::kill(helper as libc::pid_t, libc::SIGKILL);
+                }
             }
         }
     }
@@ -1512,6 +1555,14 @@ lease 192.168.0.18 {
         let f = &first[&"192.168.0.18".parse().unwrap()];
         assert_eq!(f.hostname.as_deref(), Some("laptop"));
         assert_eq!(f.hardware.as_deref(), Some("16:6a:6b:d0:f2:11"));
+    }
+
+    #[test]
+    fn dhcpcd_helper_pids() {
+        let out = "spawned privileged proxy on PID 15538\nspawned controller proxy on PID 15539\n\
+                   ec3: spawned BPF BOOTP on PID 15542\nspawned listener 192.168.0.17 on PID 15545\n\
+                   ec3: leased 192.168.0.17 for 600 seconds";
+        assert_eq!(spawned_pids(out), vec![15538, 15539, 15542, 15545]);
     }
 
     #[test]
