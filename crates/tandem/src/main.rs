@@ -53,6 +53,15 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Show what a running server serves: zones with serials, DHCP counters.
+    Status {
+        /// The server's configuration (to find its control socket).
+        #[arg(long, short, required_unless_present = "socket")]
+        config: Option<PathBuf>,
+        /// The control socket, if not taken from the configuration.
+        #[arg(long)]
+        socket: Option<PathBuf>,
+    },
     /// List the DHCP leases of a running server.
     Leases {
         /// The server's configuration (to find its control socket).
@@ -81,7 +90,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(config),
         Command::Check { config } => check(config),
-        Command::Reload { config, socket } => reload(config, socket),
+        Command::Reload { config, socket } => control_command(config, socket, "reload"),
+        Command::Status { config, socket } => control_command(config, socket, "status"),
         Command::Leases {
             config,
             socket,
@@ -228,9 +238,14 @@ fn leases(
     Ok(ExitCode::SUCCESS)
 }
 
-fn reload(config: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+/// Sends one command to the control socket and prints the answer.
+fn control_command(
+    config: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    command: &str,
+) -> anyhow::Result<ExitCode> {
     let socket = control_socket(config, socket)?;
-    let answer = tandem_server::control::request(&socket, "reload")
+    let answer = tandem_server::control::request(&socket, command)
         .with_context(|| format!("cannot reach the server at {}", socket.display()))?;
     print!("{answer}");
     let ok = answer.lines().last().is_some_and(|l| l.starts_with("ok"));

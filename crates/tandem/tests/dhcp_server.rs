@@ -233,3 +233,98 @@ fn the_seeds_dhcpd_conf_imports_and_serves() {
     assert_eq!(lease.domain.as_deref(), Some("home"));
     assert!((15..=245).contains(&lease.address.octets()[3]));
 }
+
+/// `import-isc --leases`: a client keeps the address ISC dhcpd gave it. The
+/// lease file is one dhcpd 4.4.3 wrote: 192.168.0.21 is active until 2037
+/// for 00:11:22:33:44:55 with uid 01:00:11:22:33:44:55, which is the
+/// client identifier udhcpc sends for that MAC.
+#[test]
+fn imported_isc_leases_keep_their_clients_addresses() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("leaseimp");
+    let srv = lab.add_host("srv", Some("192.168.0.254/24"));
+    let cli = lab.add_host_with_mac("cli", None, "00:11:22:33:44:55");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../isc/tests/fixtures/dhcp");
+    let out_dir = lab.dir().join("imported");
+    let out = Command::new(tandem_bin())
+        .arg("import-isc")
+        .arg("--dhcpd-conf")
+        .arg(fixtures.join("dhcpd.conf"))
+        .arg("--leases")
+        .arg(fixtures.join("dhcpd.leases"))
+        .args(["--interface", &srv.iface, "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The seed's dhcpd.conf names router.home, which only a served zone
+    // can resolve; replace it by its address for a DHCP-only node.
+    let config = out_dir.join("tandem.toml");
+    let toml = std::fs::read_to_string(&config)
+        .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)))
+        .replace("routers = \"router.home\"", "routers = \"192.168.0.1\"")
+        .replace(
+            "conflict-detection = \"icmp\"",
+            "conflict-detection = \"none\"",
+        );
+    std::fs::write(&config, toml).unwrap();
+    assert!(text.contains("imported"), "{text}");
+    let mut c = srv.command(tandem_bin());
+    c.args(["serve", "--config"]).arg(&config);
+    let mut tandem = Proc::spawn("tandem", c, "tandem ready:");
+    tandem.wait_for("imported", Duration::from_secs(5));
+    let mut client = Client::start(ClientKind::Udhcpc, &cli, ClientOptions::default());
+    let lease = client.wait_lease(LEASE_TIMEOUT);
+    assert_eq!(lease.address, Ipv4Addr::new(192, 168, 0, 21));
+}
+
+/// A packet with broken options is counted and dropped; the server goes on.
+#[test]
+fn a_malformed_packet_is_counted_and_dropped() {
+    if !can_run() || !peers_present(&["python3"]) {
+        return;
+    }
+    let lab = Lab::new("garbage");
+    let srv = lab.add_host("srv", Some("192.168.0.254/24"));
+    let cli = lab.add_host("cli", Some("192.168.0.99/24"));
+    let _tandem = start(
+        &lab,
+        &srv,
+        &format!(
+            "[dhcp]\ninterfaces = [\"{}\"]\nconflict-detection = \"none\"\n\
+             [[dhcp.subnet]]\nsubnet = \"192.168.0.0/24\"\n[[dhcp.subnet.pool]]\nrange = \"192.168.0.15 - 192.168.0.20\"\n",
+            srv.iface
+        ),
+    );
+    // A BOOTREQUEST with the cookie and an option whose length runs past
+    // the end of the packet.
+    let send = "import socket\n\
+        p = bytes([1, 1, 6, 0]) + bytes(232) + bytes([99, 130, 83, 99, 53, 1, 1, 12, 200, 65])\n\
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+        s.sendto(p, ('192.168.0.254', 67))\n";
+    cli.exec(&["python3", "-c", send]);
+    let socket = lab.dir().join("state/control.sock");
+    tandem_testkit::dhcp::wait_until(
+        Duration::from_secs(5),
+        || "no malformed packet counted".into(),
+        || {
+            let out = Command::new(tandem_bin())
+                .args(["status", "--socket"])
+                .arg(&socket)
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains("1 malformed")
+                .then_some(())
+        },
+    );
+    // And it still serves.
+    let cli2 = lab.add_host("cli2", None);
+    let mut c = Client::start(ClientKind::Udhcpc, &cli2, ClientOptions::default());
+    assert_eq!(
+        c.wait_lease(LEASE_TIMEOUT).address,
+        Ipv4Addr::new(192, 168, 0, 15)
+    );
+}
