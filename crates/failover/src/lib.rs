@@ -15,13 +15,16 @@
 //!   assignment (HBA) that ISC derives from `split` or takes from `hba`, and
 //!   the "is this client mine?" question for either role.
 //!
-//! The failover state machine will be built on these types; it is not here.
+//! - [`machine`]: the relationship's state machine (ISC's states and
+//!   transitions, handshake, keepalives, binding updates and their acks,
+//!   recovery and conflict resolution), driven by events with the time.
 //!
 //! Where ISC's behaviour is matched, the doc comment says which part of ISC
 //! (or of the project's research note, `dhcp-anchors.md` §1) it follows.
 //! Nothing here is copied from ISC; the behaviour was read and re-expressed.
 
 pub mod hash;
+pub mod machine;
 pub mod wire;
 
 pub use hash::{Hba, HbaTextError, SplitError};
