@@ -48,6 +48,12 @@
 //! or > 12 is an error even without options (ISC only notices it when it
 //! reads the first option, and otherwise ignores the message).
 //!
+//! Rule 6 is the draft's and the research note's, and ISC's reader has the
+//! code for it, but ISC 4.4.3's option table declares message-digest as
+//! plain bytes, so that code never runs: dhcpd skips a digest wherever it
+//! is, as an option of no message's allow-list. We keep the check; no ISC
+//! server sends a digest, so it costs no interoperability.
+//!
 //! Every error is a [`DecodeError`] naming the option and its offset in the
 //! message; decoding never panics (property tests and the
 //! `failover_message` fuzz target check it).

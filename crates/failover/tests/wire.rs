@@ -349,7 +349,7 @@ fn payload_offset_inside_the_header_or_past_the_message_is_an_error() {
 fn rule_an_option_header_must_fit() {
     for stray in 1..=3 {
         let mut opts = opt(24, &[2]);
-        opts.extend(std::iter::repeat(0).take(stray));
+        opts.resize(opts.len() + stray, 0);
         assert_eq!(
             keep(&frame(10, &opts)),
             Err(DecodeError::TruncatedOptionHeader { offset: 17 })
