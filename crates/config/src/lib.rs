@@ -9,6 +9,7 @@
 
 mod dhcp;
 mod raw;
+pub mod resolver;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// The DHCP server, when the file has a `[dhcp]` table.
     pub dhcp: Option<tandem_dhcp::DhcpConfig>,
+    /// The forwarding resolver, when the file has a `[resolver]` table.
+    pub resolver: Option<resolver::ResolverConfig>,
 }
 
 /// Process-wide settings.

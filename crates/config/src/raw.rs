@@ -27,6 +27,7 @@ pub struct RawConfig {
     #[serde(default)]
     zone: Vec<RawZone>,
     dhcp: Option<crate::dhcp::RawDhcp>,
+    resolver: Option<crate::resolver::RawResolver>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -251,6 +252,12 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
         .as_ref()
         .map(|d| crate::dhcp::validate(d, at))
         .transpose()?;
+    let zone_names: Vec<Name> = zones.iter().map(|z| z.name.clone()).collect();
+    let resolver = raw
+        .resolver
+        .as_ref()
+        .map(|r| crate::resolver::validate(r, &zone_names, at))
+        .transpose()?;
     Ok(Config {
         path: at.path.to_path_buf(),
         server,
@@ -258,6 +265,7 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
         keys,
         zones,
         dhcp,
+        resolver,
     })
 }
 

@@ -140,7 +140,7 @@ impl UdpCache {
         self.misses += 1;
         let outcome = handle(catalog, settings, bytes, source, now);
         if let Outcome::Reply(out) = &outcome {
-            if cacheable(catalog, q.question) {
+            if cacheable(catalog, settings, q.question) {
                 if self.map.len() >= MAX_ENTRIES {
                     self.map.clear();
                 }
@@ -153,15 +153,17 @@ impl UdpCache {
 }
 
 /// True if the answer to this question is the same for every client.
-fn cacheable(catalog: &Catalog, question: &[u8]) -> bool {
+fn cacheable(catalog: &Catalog, settings: &Settings, question: &[u8]) -> bool {
     let name_len = question.len() - 4;
     let Ok(name) = Name::from_wire(bytes::Bytes::copy_from_slice(&question[..name_len])) else {
         return false;
     };
     match catalog.find(&name) {
         Some(entry) => entry.policy.allow_query.allows_everyone(),
-        // REFUSED for names outside every zone is the same for everyone.
-        None => true,
+        // REFUSED for names outside every zone is the same for everyone,
+        // unless a resolver answers them for some clients (a refusal for
+        // one must not reach another).
+        None => settings.recursion.is_none(),
     }
 }
 

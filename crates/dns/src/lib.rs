@@ -19,4 +19,4 @@ pub mod transfer;
 
 pub use acl::{Acl, AclElement, AclError};
 pub use catalog::{Catalog, ZoneEntry, ZonePolicy};
-pub use query::{handle, Outcome, Settings, Source, Transport};
+pub use query::{handle, ForwardRequest, Outcome, Settings, Source, Transport};

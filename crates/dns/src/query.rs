@@ -15,6 +15,7 @@ use tandem_dns_wire::{Class, Edns, Header, Message, MessageWriter, Opcode, Quest
 use tandem_dns_wire::{Name, Record, Rtype, Section};
 use tandem_zone::Resolution;
 
+use crate::acl::Acl;
 use crate::catalog::Catalog;
 
 /// How a request arrived; decides the size limit and ANY handling.
@@ -32,6 +33,9 @@ pub struct Settings {
     pub max_udp_payload: u16,
     /// Every TSIG key the server knows.
     pub keys: Vec<Key>,
+    /// Who may have names outside every zone resolved (forwarded); `None`
+    /// when no resolver is configured, so such names are REFUSED.
+    pub recursion: Option<Acl>,
 }
 
 impl Default for Settings {
@@ -39,6 +43,7 @@ impl Default for Settings {
         Settings {
             max_udp_payload: 1232,
             keys: Vec::new(),
+            recursion: None,
         }
     }
 }
@@ -87,6 +92,25 @@ pub struct TransferRequest {
     pub tsig: Option<RequestContext>,
 }
 
+/// A query for a name outside every zone, from a client the recursion
+/// ACL allows: the forwarding resolver (`tandem-server/src/forward.rs`)
+/// answers it.
+#[derive(Debug)]
+pub struct ForwardRequest {
+    pub header: Header,
+    /// The question as the client wrote it.
+    pub question: Question,
+    /// The OPT record to answer with (DO copied), if the client sent one.
+    pub edns: Option<Edns>,
+    /// The client's DO bit.
+    pub dnssec_ok: bool,
+    /// The largest response the client takes (less any TSIG).
+    pub limit: usize,
+    pub source: Source,
+    /// Signs the response, if the query was signed.
+    pub tsig: Option<RequestContext>,
+}
+
 /// What the shell should do with a request.
 #[derive(Debug)]
 pub enum Outcome {
@@ -96,6 +120,8 @@ pub enum Outcome {
     Drop,
     Update(UpdateRequest),
     Transfer(TransferRequest),
+    /// Not ours: resolve it through the upstreams.
+    Forward(ForwardRequest),
 }
 
 /// Answers one request; `now` is the time in seconds since the epoch (for
@@ -165,6 +191,10 @@ pub fn handle(
         (Outcome::Transfer(mut t), ctx) => {
             t.tsig = ctx;
             Outcome::Transfer(t)
+        }
+        (Outcome::Forward(mut f), ctx) => {
+            f.tsig = ctx;
+            Outcome::Forward(f)
         }
         (other, _) => other,
     }
@@ -280,8 +310,23 @@ fn query(
         _ => {}
     }
     let Some(entry) = catalog.find(&q.name) else {
-        // Not ours; forwarding arrives with the resolver.
-        return reply(Rcode::REFUSED);
+        // Not ours: forwarded for clients the recursion ACL allows (class
+        // IN only), REFUSED for everyone else, as before there was a
+        // resolver.
+        return match &settings.recursion {
+            Some(acl) if q.qclass == Class::IN && acl.allows(source.addr, key) => {
+                Outcome::Forward(ForwardRequest {
+                    header: msg.header,
+                    question: q.clone(),
+                    dnssec_ok: msg.edns.as_ref().is_some_and(|e| e.dnssec_ok),
+                    edns,
+                    limit,
+                    source,
+                    tsig: None,
+                })
+            }
+            _ => reply(Rcode::REFUSED),
+        };
     };
     if !entry.policy.allow_query.allows(source.addr, key) {
         return reply(Rcode::REFUSED);

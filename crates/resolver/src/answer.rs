@@ -202,7 +202,7 @@ impl Template {
 
     /// Bytes this template holds, for the cache's memory bound.
     pub fn size(&self) -> usize {
-        self.wire.len() + self.ttls.len() * 8 + std::mem::size_of::<Template>()
+        self.wire.len() + self.ttls.len() * 8 + size_of::<Template>()
     }
 
     /// Wire length of the answer without OPT.

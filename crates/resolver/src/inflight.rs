@@ -36,22 +36,23 @@ impl<W> Inflight<W> {
         }
     }
 
-    /// Registers `waiter` (none for a prefetch) for `key`.
-    pub fn join(&mut self, key: &Key, waiter: Option<W>) -> Join {
+    /// Registers `waiter` (none for a prefetch) for `key`. On
+    /// [`Join::Full`] the waiter comes back, to be answered otherwise.
+    pub fn join(&mut self, key: &Key, waiter: Option<W>) -> (Join, Option<W>) {
         if let Some(list) = self.map.get_mut(key) {
             if let Some(w) = waiter {
                 if list.len() >= self.max_waiters {
-                    return Join::Full;
+                    return (Join::Full, Some(w));
                 }
                 list.push(w);
             }
-            return Join::Joined;
+            return (Join::Joined, None);
         }
         if self.map.len() >= self.max_keys {
-            return Join::Full;
+            return (Join::Full, waiter);
         }
         self.map.insert(key.clone(), waiter.into_iter().collect());
-        Join::First
+        (Join::First, None)
     }
 
     /// The upstream query for `key` is over: everyone who waited.

@@ -278,13 +278,13 @@ fn truncation_to_the_client_size() {
 fn coalescing_gives_one_upstream_query() {
     let k = key("same.example.");
     let mut f: Inflight<u32> = Inflight::new(2, 3);
-    assert_eq!(f.join(&k, Some(1)), Join::First);
-    assert_eq!(f.join(&k, Some(2)), Join::Joined);
-    assert_eq!(f.join(&k, None), Join::Joined);
-    assert_eq!(f.join(&k, Some(3)), Join::Joined);
-    assert_eq!(f.join(&k, Some(4)), Join::Full);
-    assert_eq!(f.join(&key("b."), None), Join::First);
-    assert_eq!(f.join(&key("c."), Some(9)), Join::Full);
+    assert_eq!(f.join(&k, Some(1)), (Join::First, None));
+    assert_eq!(f.join(&k, Some(2)), (Join::Joined, None));
+    assert_eq!(f.join(&k, None), (Join::Joined, None));
+    assert_eq!(f.join(&k, Some(3)), (Join::Joined, None));
+    assert_eq!(f.join(&k, Some(4)), (Join::Full, Some(4)));
+    assert_eq!(f.join(&key("b."), None), (Join::First, None));
+    assert_eq!(f.join(&key("c."), Some(9)), (Join::Full, Some(9)));
     assert_eq!(f.finish(&k), vec![1, 2, 3]);
     assert!(f.finish(&k).is_empty());
 }

@@ -6,9 +6,11 @@
 //! - [`tcp`]: RFC 7766 TCP with pipelining and idle timeouts.
 //! - [`control`]: the Unix control socket behind `tandem reload`.
 //! - [`dhcp`]: the DHCP sockets, lease commits before replies, probes.
+//! - [`forward`]: the forwarding resolver (upstream sockets, cache shards).
 
 pub mod control;
 pub mod dhcp;
+pub mod forward;
 pub mod tcp;
 pub mod udp;
 
@@ -33,6 +35,8 @@ pub struct Shared {
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
     pub dhcp: Option<Arc<dhcp::DhcpService>>,
+    /// The forwarding resolver, when `[resolver]` is configured.
+    pub forwarder: Option<Arc<forward::Forwarder>>,
 }
 
 impl Shared {
@@ -102,6 +106,9 @@ impl Shared {
         }
         if let Some(d) = &self.dhcp {
             let _ = writeln!(out, "{}", d.status());
+        }
+        if let Some(f) = &self.forwarder {
+            let _ = writeln!(out, "{}", f.status());
         }
         out.push_str("ok\n");
         out
@@ -226,15 +233,26 @@ impl Server {
             }
             None => None,
         };
+        let (forwarder, recursion) = match &config.resolver {
+            Some(r) => {
+                let acl = forward::recursion_acl(&r.allow_recursion)?;
+                let list: Vec<String> = acl.0.iter().map(|e| e.to_string()).collect();
+                tracing::info!("resolver: recursion allowed for {}", list.join(" "));
+                (Some(forward::Forwarder::new(r)?), Some(acl))
+            }
+            None => (None, None),
+        };
         let shared = Arc::new(Shared {
             store,
             settings: Settings {
                 max_udp_payload: config.dns.max_udp_payload,
                 keys: config.keys.iter().map(|k| k.to_key()).collect(),
+                recursion,
             },
             tcp_idle_timeout: config.dns.tcp_idle_timeout,
             tcp_max_connections: config.dns.tcp_max_connections,
             dhcp,
+            forwarder,
         });
         let stop = Arc::new(AtomicBool::new(false));
         let workers = match config.dns.udp_workers {

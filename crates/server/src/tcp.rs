@@ -106,6 +106,16 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
                     }),
                 );
             }
+            Outcome::Forward(req) => {
+                if let Some(f) = &shared.forwarder {
+                    let sink = || crate::forward::Sink::Tcp(tx.clone());
+                    if let Some(out) = f.query(req, sink) {
+                        if tx.send(out).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
             Outcome::Transfer(req) => {
                 let messages = shared.transfer(&req);
                 for m in messages {

@@ -114,6 +114,14 @@ fn serve(sock: UdpSocket, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
                 }
                 // Transfers over UDP are refused inside the core.
                 Outcome::Transfer(_) => {}
+                Outcome::Forward(req) => {
+                    if let Some(f) = &shared.forwarder {
+                        let sink = || crate::forward::Sink::Udp(sock.clone(), peer);
+                        if let Some(out) = f.query(req, sink) {
+                            replies.push((out, peer));
+                        }
+                    }
+                }
             }
         }
         send_all(&sock, &replies);
