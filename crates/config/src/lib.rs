@@ -7,6 +7,7 @@
 //! Zone files are not read here; `tandem check` loads them through the zone
 //! store so that both use the same code.
 
+mod ddns;
 mod dhcp;
 mod raw;
 pub mod resolver;
@@ -43,6 +44,8 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// The DHCP server, when the file has a `[dhcp]` table.
     pub dhcp: Option<tandem_dhcp::DhcpConfig>,
+    /// Leases into DNS, when the file has a `[ddns]` table.
+    pub ddns: Option<tandem_ddns::DdnsConfig>,
     /// The forwarding resolver, when the file has a `[resolver]` table.
     pub resolver: Option<resolver::ResolverConfig>,
 }

@@ -27,6 +27,7 @@ pub struct RawConfig {
     #[serde(default)]
     zone: Vec<RawZone>,
     dhcp: Option<crate::dhcp::RawDhcp>,
+    ddns: Option<Spanned<crate::ddns::RawDdns>>,
     resolver: Option<crate::resolver::RawResolver>,
 }
 
@@ -258,6 +259,7 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
         .as_ref()
         .map(|r| crate::resolver::validate(r, &zone_names, at))
         .transpose()?;
+    let ddns = crate::ddns::validate(raw.ddns.as_ref(), dhcp.is_some(), &keys, at)?;
     Ok(Config {
         path: at.path.to_path_buf(),
         server,
@@ -266,6 +268,7 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
         zones,
         dhcp,
         resolver,
+        ddns,
     })
 }
 
