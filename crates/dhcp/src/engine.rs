@@ -293,7 +293,9 @@ impl Engine {
             .get(code::HOST_NAME)
             .and_then(|b| std::str::from_utf8(b).ok())
             .map(|s| s.trim_end_matches('\0').to_string())
-            .filter(|s| !s.is_empty());
+            .filter(|s| !s.is_empty())
+            // A client that names itself only in option 81 (RFC 4702).
+            .or_else(|| p.options.get(code::FQDN).and_then(fqdn_host));
         let label = match &hostname {
             Some(h) => format!("{hw} ({h})"),
             None => hw.to_string(),
@@ -908,6 +910,23 @@ impl Engine {
             packet: r,
         }
     }
+}
+
+/// The host part (first label) of a client FQDN option's name (RFC 4702
+/// §2.3), in either of its encodings.
+fn fqdn_host(v: &[u8]) -> Option<String> {
+    let (&flags, name) = (v.first()?, v.get(3..)?);
+    let label = if flags & 0x04 != 0 {
+        let len = usize::from(*name.first()?);
+        if len > 63 {
+            return None;
+        }
+        name.get(1..1 + len)?
+    } else {
+        name.split(|&b| b == b'.' || b == 0).next()?
+    };
+    let s = std::str::from_utf8(label).ok()?;
+    (!s.is_empty()).then(|| s.to_string())
 }
 
 /// RFC 3004: user class data is a list of length-prefixed class names.

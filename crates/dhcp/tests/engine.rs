@@ -504,3 +504,29 @@ fn hostile_requests_are_dropped_not_panicked() {
     };
     assert!(e.handle(&p, &other, NOW).reply.is_none());
 }
+
+/// A client that names itself only in option 81 (RFC 4702) has that name
+/// (its first label) on its lease, in either encoding; option 12 wins when
+/// both are sent.
+#[test]
+fn the_fqdn_option_names_a_lease_without_a_host_name() {
+    for (fqdn, want) in [
+        (&b"\x05\0\0\x06laptop\x04home\0"[..], Some("laptop")),
+        (&b"\x01\0\0desk.home."[..], Some("desk")),
+        (&b"\x05\0\0"[..], None),
+    ] {
+        let mut e = engine();
+        let offer = e.handle(&packet(MessageType::Discover, mac(9)), &eth0(), NOW);
+        let addr = offer.reply.unwrap().packet.yiaddr;
+        let mut req = request_selecting(mac(9), addr);
+        req.options.set(code::FQDN, fqdn.to_vec());
+        let ack = e.handle(&req, &eth0(), NOW);
+        assert_eq!(ack.changes.last().unwrap().hostname.as_deref(), want);
+        req.options.set(code::HOST_NAME, b"named".to_vec());
+        let ack = e.handle(&req, &eth0(), NOW);
+        assert_eq!(
+            ack.changes.last().unwrap().hostname.as_deref(),
+            Some("named")
+        );
+    }
+}
