@@ -41,8 +41,8 @@ const MAX_INFLIGHT: usize = 4096;
 const MAX_WAITERS: usize = 256;
 /// Idle DNS-over-TLS connections kept per upstream.
 const TLS_POOL: usize = 2;
-/// Rate-limit buckets kept.
-const MAX_CLIENTS: usize = 16_384;
+/// Rate-limit buckets kept (per limiter shard).
+const MAX_CLIENTS: usize = 4096;
 
 /// Where an answer that comes later goes.
 pub enum Sink {
@@ -108,7 +108,6 @@ struct Server {
 /// Counters for `tandem status`.
 #[derive(Default)]
 struct Counters {
-    queries: AtomicU64,
     upstream_queries: AtomicU64,
     upstream_failures: AtomicU64,
     servfail: AtomicU64,
@@ -147,7 +146,9 @@ pub struct Forwarder {
     /// forward zone.
     groups: Vec<Vec<usize>>,
     routes: Routes,
-    limiter: Mutex<RateLimiter>,
+    /// Per-client token buckets, sharded by client like the cache; none
+    /// when the limit is off, so the hot path takes no lock for it.
+    limiters: Option<Box<[Mutex<RateLimiter>]>>,
     limits: TtlLimits,
     resolve_timeout: Duration,
     tls: Option<TlsConnector>,
@@ -225,11 +226,17 @@ impl Forwarder {
             servers,
             groups,
             routes,
-            limiter: Mutex::new(RateLimiter::new(
-                cfg.rate_limit,
-                cfg.rate_limit_burst,
-                MAX_CLIENTS,
-            )),
+            limiters: (cfg.rate_limit > 0).then(|| {
+                (0..SHARDS)
+                    .map(|_| {
+                        Mutex::new(RateLimiter::new(
+                            cfg.rate_limit,
+                            cfg.rate_limit_burst,
+                            MAX_CLIENTS,
+                        ))
+                    })
+                    .collect()
+            }),
             limits,
             resolve_timeout: cfg.resolve_timeout,
             tls,
@@ -271,7 +278,6 @@ impl Forwarder {
         req: ForwardRequest,
         sink: impl FnOnce() -> Sink,
     ) -> Option<Vec<u8>> {
-        self.counters.queries.fetch_add(1, Ordering::Relaxed);
         let now = self.now();
         let reply = Reply {
             id: req.header.id,
@@ -281,7 +287,7 @@ impl Forwarder {
             edns: req.edns.as_ref(),
             limit: req.limit,
         };
-        if !lock(&self.limiter).allow(req.source.addr, now) {
+        if !self.allow(req.source.addr, now) {
             // Over its limit: a UDP client hears nothing (no amplification,
             // no work), a TCP client is told.
             return match req.source.transport {
@@ -315,6 +321,20 @@ impl Forwarder {
                 None
             }
         }
+    }
+
+    /// The rate limit's verdict for `client`.
+    fn allow(&self, client: IpAddr, now: u64) -> bool {
+        let Some(limiters) = &self.limiters else {
+            return true;
+        };
+        let mut h = DefaultHasher::new();
+        match client.to_canonical() {
+            IpAddr::V4(v4) => v4.hash(&mut h),
+            // The limiter counts an IPv6 /64 as one client.
+            IpAddr::V6(v6) => (u128::from(v6) >> 64).hash(&mut h),
+        }
+        lock(&limiters[(h.finish() as usize) & (SHARDS - 1)]).allow(client, now)
     }
 
     /// Joins or starts the upstream query for `key`.
@@ -507,14 +527,17 @@ impl Forwarder {
             })
             .collect();
         format!(
-            "resolver: {} queries, cache {entries} answers in {bytes} bytes, {hits} hits, {misses} misses, {stale} stale served, {} coalesced, {} prefetches, {} upstream queries ({} failed), {} SERVFAIL, {} rate-limited; upstreams: {}",
-            c.queries.load(Ordering::Relaxed),
+            "resolver: cache {entries} answers in {bytes} bytes, {hits} hits, {misses} misses, {stale} stale served, {} coalesced, {} prefetches, {} upstream queries ({} failed), {} SERVFAIL, {} rate-limited; upstreams: {}",
             c.coalesced.load(Ordering::Relaxed),
             c.prefetches.load(Ordering::Relaxed),
             c.upstream_queries.load(Ordering::Relaxed),
             c.upstream_failures.load(Ordering::Relaxed),
             c.servfail.load(Ordering::Relaxed),
-            lock(&self.limiter).limited(),
+            self.limiters
+                .iter()
+                .flat_map(|l| l.iter())
+                .map(|l| lock(l).limited())
+                .sum::<u64>(),
             ups.join(", ")
         )
     }
