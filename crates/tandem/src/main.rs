@@ -114,19 +114,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs go to stderr from a writer thread, so a request path that logs
+/// (four ISC-style lines per DHCP exchange) does not wait on write(2). The
+/// guard flushes what is queued when `serve` returns; nothing is dropped
+/// while it runs (a full queue makes the logger wait).
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
+    guard
 }
 
 fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
-    init_logging();
+    let _log = init_logging();
     let config = Config::load(&path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
