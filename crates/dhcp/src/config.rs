@@ -214,6 +214,8 @@ pub struct DhcpConfig {
     pub pending_names: Vec<PendingName>,
     pub port: u16,
     pub client_port: u16,
+    /// Failover relationships (`[[dhcp.failover]]`) and their pools.
+    pub failover: Vec<crate::failover::FailoverPeer>,
 }
 
 impl DhcpConfig {
@@ -241,6 +243,7 @@ impl DhcpConfig {
             pending_names: Vec::new(),
             port: 67,
             client_port: 68,
+            failover: Vec::new(),
         }
     }
 

@@ -16,6 +16,9 @@ use crate::config::{ClassMatch, DhcpConfig, Host, LeaseTimes, OptionSet, Subnet}
 use crate::lease::{BindingState, HwAddr, Lease};
 use crate::reply::{build_options, Destination, Reply};
 
+mod failover;
+pub use failover::{AckResult, Balance};
+
 /// How long an offered address is held for the client it was offered to.
 const OFFER_HOLD: u64 = 60;
 /// How long a successful probe vouches for an address.
@@ -93,6 +96,8 @@ pub struct Engine {
     /// Next-fit cursor per (subnet, pool), so allocation does not rescan
     /// the used start of a pool on every DISCOVER.
     cursors: HashMap<(usize, usize), u32>,
+    /// What each failover relationship allows (`config.failover` order).
+    failover: Vec<crate::failover::Policy>,
 }
 
 impl Engine {
@@ -106,7 +111,11 @@ impl Engine {
             offers: HashMap::new(),
             probed: HashMap::new(),
             cursors: HashMap::new(),
+            failover: Vec::new(),
         };
+        e.failover = (e.config.failover.iter())
+            .map(|f| crate::failover::Policy::startup(f.mclt, f.hba))
+            .collect();
         for l in leases {
             e.store(l);
         }
@@ -218,6 +227,9 @@ impl Engine {
             if o.expires > now && o.client != c.key {
                 return false;
             }
+        }
+        if let Some(ok) = self.failover_available(a, c, now) {
+            return ok;
         }
         match self.leases.get(&a) {
             None => true,
@@ -377,6 +389,14 @@ impl Engine {
             return;
         }
         let Some((si, addr)) = self.choose(p, c, ingress, subnets, now) else {
+            if let Some(why) = self.failover_no_lease(subnets, now) {
+                out.warn(format!(
+                    "DHCPDISCOVER from {} via {}: {why}",
+                    c.label,
+                    via(p, ingress)
+                ));
+                return;
+            }
             out.warn(format!(
                 "DHCPDISCOVER from {} via {}: network {}: no free leases",
                 c.label,
@@ -385,6 +405,13 @@ impl Engine {
             ));
             return;
         };
+        if let Some(why) = self.failover_discover(p, c, addr, now) {
+            // ISC says it on the request's own line.
+            if let Some(line) = out.log.last_mut() {
+                line.text.push_str(&why);
+            }
+            return;
+        }
         let fresh = !self
             .leases
             .get(&addr)
@@ -416,7 +443,10 @@ impl Engine {
                 expires: now + OFFER_HOLD,
             },
         );
-        let reply = self.build_reply(p, c, ingress, si, addr, MessageType::Offer, now);
+        let mut reply = self.build_reply(p, c, ingress, si, addr, MessageType::Offer, now);
+        if let Some(g) = self.failover_lease_time(addr, self.desired_time(p, c, si, addr), now) {
+            failover::set_lease_time(&mut reply, g.granted);
+        }
         out.info(format!(
             "DHCPOFFER on {addr} to {} via {}",
             c.label,
@@ -557,6 +587,12 @@ impl Engine {
                 return;
             }
         }
+        if let Some(why) = self.failover_request(addr, c, now) {
+            if let Some(line) = out.log.last_mut() {
+                line.text.push_str(&why);
+            }
+            return;
+        }
         let nak = |this: &mut Self, out: &mut Outcome, why: &str| {
             if !this.config.authoritative && server_id.is_none() {
                 out.info(format!(
@@ -619,6 +655,7 @@ impl Engine {
         self.offers.remove(&addr);
         let times = self.times_for(c, si, addr);
         let lease_time = times.grant(p.options.u32(code::LEASE_TIME));
+        let grant = self.failover_lease_time(addr, lease_time, now);
         // Give up the client's other address, if it had one.
         if let Some(prev) = self.previous_address(c) {
             if prev != addr {
@@ -637,7 +674,7 @@ impl Engine {
             .hostname
             .clone()
             .or_else(|| self.host_for(c).and_then(|h| h.hostname.clone()));
-        let lease = Lease {
+        let mut lease = Lease {
             addr,
             state: BindingState::Active,
             start: now,
@@ -650,9 +687,15 @@ impl Engine {
             atsfp: 0,
             tsfp: 0,
         };
+        if let Some(g) = grant {
+            g.apply(&mut lease, now);
+        }
         self.store(lease.clone());
         out.changes.push(lease);
-        let reply = self.build_reply(p, c, ingress, si, addr, MessageType::Ack, now);
+        let mut reply = self.build_reply(p, c, ingress, si, addr, MessageType::Ack, now);
+        if let Some(g) = grant {
+            failover::set_lease_time(&mut reply, g.granted);
+        }
         out.info(format!(
             "DHCPACK on {addr} to {} via {}",
             c.label,

@@ -10,9 +10,12 @@
 //! - [`config`]: subnets, pools, reservations, classes, option sets.
 //! - [`engine`]: the RFC 2131 state machine.
 //! - [`reply`]: reply destinations and option assembly.
+//! - [`failover`]: load balancing, address ownership and MCLT for pools
+//!   in a failover relationship.
 
 pub mod config;
 pub mod engine;
+pub mod failover;
 pub mod lease;
 pub mod reply;
 

@@ -34,20 +34,6 @@ pub use wire::{
     WireType,
 };
 
-/// Which side of the relationship a server is. ISC configures it with
-/// `primary;` or `secondary;` in the `failover peer` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Primary,
-    Secondary,
-}
-
-impl Role {
-    /// The other side.
-    pub fn peer(self) -> Role {
-        match self {
-            Role::Primary => Role::Secondary,
-            Role::Secondary => Role::Primary,
-        }
-    }
-}
+/// Which side of the relationship a server is (ISC's `primary;` or
+/// `secondary;`), shared with the DHCP engine.
+pub use tandem_dhcp::failover::Role;

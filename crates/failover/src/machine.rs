@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 
+use tandem_dhcp::failover::Policy;
 use tandem_dhcp::{BindingState, Lease};
 
 use crate::hash::Hba;
@@ -85,6 +86,15 @@ pub enum Event {
     /// The operator says the partner is down (`tandem failover
     /// partner-down`, ISC's omshell).
     OperatorPartnerDown,
+    /// The shell ran the pool balancing that [`Action::Balance`] asked for:
+    /// `given` addresses went to the partner (their updates come as
+    /// [`Event::LeaseChanged`]); `short` means this side is short of
+    /// addresses and should ask for more (POOLREQ).
+    Balanced {
+        poolreq: Option<u32>,
+        given: u32,
+        short: bool,
+    },
 }
 
 /// Something the shell must do, in order.
@@ -100,11 +110,18 @@ pub enum Action {
         xid: u32,
         lease: Lease,
     },
-    /// The partner acknowledged our update of this lease with this
-    /// potential expiry (for MCLT bookkeeping).
+    /// The partner acknowledged our update of this lease, sent in binding
+    /// state `state` with potential expiry `tstp` (for MCLT bookkeeping,
+    /// and an expired or released address becomes free).
     Acked {
         addr: Ipv4Addr,
         tstp: u64,
+        state: BindingState,
+    },
+    /// Run pool balancing (on entering normal, and when the partner sends
+    /// POOLREQ, whose xid is `poolreq`), then report [`Event::Balanced`].
+    Balance {
+        poolreq: Option<u32>,
     },
     /// A line for the operator's log.
     Log {
@@ -118,22 +135,17 @@ pub trait Leases {
     fn get(&self, addr: Ipv4Addr) -> Option<Lease>;
     /// Every lease (for UPDREQALL and after a restart).
     fn all(&self) -> Vec<Lease>;
+    /// Whether `addr` is in a pool of this relationship; a binding update
+    /// for any other address is refused ("illegal IP address"), as ISC
+    /// refuses it.
+    fn covers(&self, _addr: Ipv4Addr) -> bool {
+        true
+    }
 }
 
-/// What the DHCP engine may do in the current state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    /// Answer nobody (startup, recover, conflict states, paused, shut-down).
-    None,
-    /// Both serve: DISCOVERs split by the HBA, renewals by ownership.
-    LoadBalanced,
-    /// The partner is unreachable: renew anyone, allocate only our own
-    /// free leases, limit lease times by MCLT.
-    Alone,
-    /// The partner is known to be down: serve everyone, and after `since`
-    /// (STOS + MCLT) use the partner's free leases too.
-    PartnerDown { since: u64 },
-}
+/// What the DHCP engine may do in the current state (the engine's own
+/// type: the shell hands it over as part of a [`Policy`]).
+pub use tandem_dhcp::failover::Service;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Link {
@@ -170,8 +182,9 @@ pub struct Relationship {
     /// the order to send them.
     queue: VecDeque<Ipv4Addr>,
     queued: BTreeSet<Ipv4Addr>,
-    /// BNDUPDs in flight: xid → (address, the tstp it carried).
-    in_flight: BTreeMap<u32, (Ipv4Addr, u64)>,
+    /// BNDUPDs in flight: xid → (address, the tstp it carried, the state
+    /// it carried).
+    in_flight: BTreeMap<u32, (Ipv4Addr, u64, BindingState)>,
     /// The xid of the UPDREQ/UPDREQALL we are answering, UPDDONE once the
     /// queue and the in-flight updates are empty.
     answering: Option<u32>,
@@ -277,6 +290,64 @@ impl Relationship {
         }
     }
 
+    /// Why this server answers nobody, in ISC's words (`nrr` in
+    /// `dhcp_failover_set_service_state`), or "" when it answers.
+    pub fn not_responding_reason(&self) -> &'static str {
+        if self.service() != Service::None {
+            return "";
+        }
+        match self.my_state {
+            S::UnknownState => " (my state unknown)",
+            S::ResolutionInterrupted | S::PotentialConflict | S::ConflictDone => {
+                " (resolving conflicts)"
+            }
+            S::Recover => " (recovering)",
+            S::ShutDown => " (shut down)",
+            S::Paused => " (paused)",
+            S::RecoverWait => " (recover wait)",
+            S::RecoverDone => " (recover done)",
+            S::Startup => " (startup)",
+            _ if self.partner_state == S::PartnerDown => " (peer demands: recovering)",
+            _ => " (peer demands: resolving conflicts)",
+        }
+    }
+
+    /// What the DHCP engine must apply to this relationship's pools now.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            service: self.service(),
+            hba: self.hba,
+            mclt: self.mclt,
+            reason: self.not_responding_reason().to_string(),
+        }
+    }
+
+    /// The start of our current state (STOS).
+    pub fn stos(&self) -> u64 {
+        self.my_stos
+    }
+
+    /// Whether the partner is in STARTUP, as its last STATE said.
+    pub fn partner_starting(&self) -> bool {
+        self.partner_startup
+    }
+
+    fn answer_poolreq(&mut self, out: &mut Vec<Action>, xid: u32, given: u32, now: u64) {
+        if given == 0 {
+            self.log(
+                out,
+                false,
+                format!(
+                    "peer {}: Got POOLREQ, answering negatively!  Peer may be out of leases or database inconsistent.",
+                    self.config.name
+                ),
+            );
+        }
+        if self.link == Link::Up {
+            self.send(out, build::poolresp(now as u32, xid, given), now);
+        }
+    }
+
     /// Whether the relationship's state and persisted facts, for
     /// [`Action::Persist`].
     fn persisted(&self) -> Persisted {
@@ -368,6 +439,8 @@ impl Relationship {
                     );
                 }
                 self.pump(out, now, leases);
+                // ISC balances its pools on entering normal.
+                out.push(Action::Balance { poolreq: None });
             }
             _ => {}
         }
@@ -404,6 +477,19 @@ impl Relationship {
                 if self.link == Link::Up {
                     self.send(&mut out, build::bndack(now as u32, xid, addr, None), now);
                 }
+            }
+            Event::Balanced {
+                poolreq,
+                given,
+                short,
+            } => {
+                if let Some(xid) = poolreq {
+                    self.answer_poolreq(&mut out, xid, given, now);
+                } else if short && self.link == Link::Up && self.my_state == S::Normal {
+                    let xid = self.xid();
+                    self.send(&mut out, build::poolreq(now as u32, xid), now);
+                }
+                self.pump(&mut out, now, leases);
             }
             Event::OperatorPartnerDown => {
                 if matches!(
@@ -466,7 +552,7 @@ impl Relationship {
                 continue;
             };
             // A lease is never sent twice at once: the later version waits.
-            if self.in_flight.values().any(|(a, _)| *a == addr) {
+            if self.in_flight.values().any(|(a, _, _)| *a == addr) {
                 self.queue.push_back(addr);
                 self.queued.insert(addr);
                 break;
@@ -475,7 +561,7 @@ impl Relationship {
             let mut sent = lease.clone();
             sent.state = build::transmit_state(self.config.role, lease.state, reserved);
             let xid = self.xid();
-            self.in_flight.insert(xid, (addr, lease.tstp));
+            self.in_flight.insert(xid, (addr, lease.tstp, lease.state));
             let m = build::bndupd(now as u32, xid, &sent, IpFlags::default());
             self.send(out, m, now);
         }
@@ -542,7 +628,7 @@ impl Relationship {
         let was_up = self.link == Link::Up;
         self.link = Link::Down;
         // Un-acked updates go back in the queue, to be sent again.
-        let flying: Vec<Ipv4Addr> = self.in_flight.values().map(|(a, _)| *a).collect();
+        let flying: Vec<Ipv4Addr> = self.in_flight.values().map(|(a, _, _)| *a).collect();
         self.in_flight.clear();
         for a in flying.into_iter().rev() {
             if self.queued.insert(a) {
@@ -708,10 +794,18 @@ impl Relationship {
             }
             MessageType::UpdDone => self.on_upddone(out, now, leases),
             MessageType::PoolReq => {
-                let xid = m.xid;
-                self.send(out, build::poolresp(now as u32, xid, 0), now);
+                if self.my_state == S::Normal {
+                    out.push(Action::Balance {
+                        poolreq: Some(m.xid),
+                    });
+                } else {
+                    self.answer_poolreq(out, m.xid, 0, now);
+                }
             }
-            MessageType::PoolResp => {}
+            MessageType::PoolResp => {
+                let n = m.addresses_transferred().unwrap_or(0);
+                self.log(out, false, format!("pool response: {n} leases"));
+            }
             MessageType::Connect | MessageType::ConnectAck | MessageType::Disconnect => {
                 self.close(
                     out,
@@ -1052,7 +1146,7 @@ impl Relationship {
     }
 
     fn on_bndack(&mut self, out: &mut Vec<Action>, m: &Message, now: u64, leases: &dyn Leases) {
-        let Some((addr, tstp)) = self.in_flight.remove(&m.xid) else {
+        let Some((addr, tstp, state)) = self.in_flight.remove(&m.xid) else {
             self.log(
                 out,
                 true,
@@ -1074,7 +1168,7 @@ impl Relationship {
                 ),
             );
         } else {
-            out.push(Action::Acked { addr, tstp });
+            out.push(Action::Acked { addr, tstp, state });
         }
         self.pump(out, now, leases);
     }
@@ -1097,13 +1191,19 @@ impl Relationship {
                 return;
             }
         };
+        if !_leases.covers(update.addr) {
+            let reason = Some((RejectReason::IllegalIpAddress, Some("unknown IP address")));
+            let ack = build::bndack(now as u32, m.xid, update.addr, reason);
+            self.send(out, ack, now);
+            return;
+        }
         let current = _leases
             .get(update.addr)
             .unwrap_or_else(|| Lease::new(update.addr, BindingState::Free));
         // Dueling updates: our own newer update for the same address is in
         // flight. An active binding beats a non-active one; between two
         // active ones the later CLTT wins, ties to the primary.
-        if self.in_flight.values().any(|(a, _)| *a == update.addr) {
+        if self.in_flight.values().any(|(a, _, _)| *a == update.addr) {
             let ours_wins = match (
                 current.state == BindingState::Active,
                 update.state == BindingState::Active,
@@ -1127,6 +1227,25 @@ impl Relationship {
                 return;
             }
         }
+        let tsfp = update.potential_expiry.unwrap_or(0);
+        if !self.transition_allowed(&current, update.state, tsfp, now) {
+            let text = format!(
+                "{}: invalid state transition: {} to {}",
+                update.addr, current.state, update.state
+            );
+            self.log(
+                out,
+                true,
+                format!(
+                    "failover peer {}: binding update refused: {text}",
+                    self.config.name
+                ),
+            );
+            let reason = Some((RejectReason::FatalConflict, Some(text.as_str())));
+            let ack = build::bndack(now as u32, m.xid, update.addr, reason);
+            self.send(out, ack, now);
+            return;
+        }
         let mut lease = update.apply_to(&current);
         // An expired or released binding is free again once accepted.
         if matches!(
@@ -1138,16 +1257,52 @@ impl Relationship {
         out.push(Action::StoreBinding { xid: m.xid, lease });
     }
 
-    /// The longest lease this server may give now, per MCLT (§1.8): the
-    /// desired time if the partner already knows a potential expiry that
-    /// covers it, else at most MCLT past what the partner knows. Alone in
-    /// partner-down the full time is allowed once MCLT has passed.
-    pub fn clamp_lease_time(&self, desired: u32, partner_acked_until: u64, now: u64) -> u32 {
-        if self.my_state == S::PartnerDown || desired <= self.mclt {
-            return desired;
+    /// Whether the partner may move our binding `current` to `new` (ISC's
+    /// `normal_binding_state_transition_check` in the normal state, its
+    /// `conflict_binding_state_transition_check` otherwise). `tsfp` is the
+    /// potential expiry the update carries.
+    ///
+    /// One deliberate difference: ISC's primary refuses an EXPIRED from the
+    /// secondary for a binding it still thinks active, while its secondary
+    /// accepts one from the primary within 65 s (60 s of clock skew and a
+    /// fudge) of the binding's end. Both sides' timers expire the binding
+    /// at the same moment, so the refusal only produces a "fatal conflict"
+    /// for every expiry that races; tandem applies the 65 s rule in both
+    /// directions.
+    fn transition_allowed(&self, current: &Lease, new: BindingState, tsfp: u64, now: u64) -> bool {
+        use BindingState as B;
+        let from = current.state;
+        if from == new {
+            return true;
         }
-        let known = partner_acked_until.saturating_sub(now);
-        let allowed = known.saturating_add(u64::from(self.mclt));
-        desired.min(u32::try_from(allowed).unwrap_or(u32::MAX))
+        let ended = current.end <= now.saturating_add(65);
+        if self.my_state != S::Normal {
+            // Only an address we believe in use is defended.
+            return match (from, new) {
+                (B::Active, B::Free | B::Backup) => false,
+                (B::Active, B::Expired) => ended,
+                _ => true,
+            };
+        }
+        match (from, new) {
+            // From the secondary: only the client can end its binding there.
+            (B::Active, B::Released | B::Abandoned) => true,
+            (B::Active, B::Expired) => ended,
+            (B::Active, B::Active) => true,
+            (B::Active, _) if self.config.role == Role::Primary => false,
+            // From the primary: not free before the partner's potential
+            // expiry has passed.
+            (B::Active | B::Expired | B::Reset, B::Free | B::Backup) => tsfp <= now,
+            _ => true,
+        }
+    }
+
+    /// The longest lease this server may give now, per MCLT (§1.8): the
+    /// desired time if it is within the MCLT or the partner's acknowledged
+    /// potential expiry plus the MCLT covers it, else that much. ISC applies
+    /// it in every state, partner-down included (the DHCP engine does it
+    /// with [`tandem_dhcp::failover::mclt_lease_time`]).
+    pub fn clamp_lease_time(&self, desired: u32, partner_acked_until: u64, now: u64) -> u32 {
+        tandem_dhcp::failover::mclt_lease_time(desired, partner_acked_until, self.mclt, now)
     }
 }

@@ -143,7 +143,7 @@ impl Sim {
                     self.nodes[i].leases.0.insert(addr, lease);
                     follow.push(Event::BindingStored { xid, addr });
                 }
-                Action::Acked { addr, tstp } => {
+                Action::Acked { addr, tstp, .. } => {
                     // What the partner acknowledged is in its table: the
                     // potential expiry we sent, or a binding at least as
                     // new (the simulation's leases start 300 s before
@@ -156,6 +156,11 @@ impl Sim {
                         "node {i}: {addr} acked (tstp {tstp}) but the partner has {theirs:?}"
                     );
                 }
+                Action::Balance { poolreq } => follow.push(Event::Balanced {
+                    poolreq,
+                    given: 0,
+                    short: false,
+                }),
                 Action::Log { text, .. } => {
                     if std::env::var_os("SIM_TRACE").is_some() {
                         eprintln!("{} node{i} {text}", self.now - T0);
