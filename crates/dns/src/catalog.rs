@@ -75,6 +75,13 @@ impl Catalog {
         self.zones.get(origin)
     }
 
+    /// The zone whose origin is exactly `origin`, to change in a working
+    /// copy of the catalog (`Arc::make_mut` on its zone copies it only if
+    /// a published snapshot still shares it).
+    pub fn get_mut(&mut self, origin: &Name) -> Option<&mut ZoneEntry> {
+        self.zones.get_mut(origin)
+    }
+
     /// The zone with the longest origin at or above `name`.
     pub fn find(&self, name: &Name) -> Option<&ZoneEntry> {
         let skip = name.label_count().saturating_sub(self.max_labels);

@@ -25,7 +25,7 @@ pub mod zone;
 pub use diff::Diff;
 pub use lookup::Resolution;
 pub use update::{
-    apply_update, AllowAll, Authorize, KeyList, MatchKind, PolicyRule, UpdateError, UpdateOutcome,
-    UpdatePolicy,
+    apply_update, plan_update, AllowAll, Authorize, KeyList, MatchKind, PolicyRule, UpdateError,
+    UpdateOutcome, UpdatePlan, UpdatePolicy,
 };
 pub use zone::{RRset, Zone, ZoneError};

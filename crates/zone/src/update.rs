@@ -130,6 +130,57 @@ pub fn apply_update(
     auth: &dyn Authorize,
     key: Option<&Name>,
 ) -> Result<UpdateOutcome, UpdateError> {
+    let plan = plan_update(zone, msg, auth, key)?;
+    let mut next = zone.clone();
+    plan.apply_to(&mut next);
+    Ok(UpdateOutcome {
+        zone: next,
+        diff: plan.diff,
+    })
+}
+
+/// An update checked and computed against one version of a zone, not yet
+/// applied: applying it to that version (or an identical copy) gives the
+/// new version. A writer that owns its working copy applies plans in
+/// place, so a batch of updates copies each touched path of the zone's
+/// tree once, not once per update.
+#[derive(Debug, Clone)]
+pub struct UpdatePlan {
+    /// The change, SOA excluded, with the serials.
+    pub diff: Diff,
+    /// The new SOA when the update changed it (serial already set).
+    soa: Option<Record>,
+}
+
+impl UpdatePlan {
+    /// True if the update changes the zone (records or SOA).
+    pub fn changed(&self) -> bool {
+        !self.diff.is_empty() || self.diff.from_serial != self.diff.to_serial
+    }
+
+    /// Applies the plan to the zone version it was computed against.
+    pub fn apply_to(&self, zone: &mut Zone) {
+        if !self.changed() {
+            return;
+        }
+        zone.apply(&self.diff);
+        if let Some(soa) = &self.soa {
+            let origin = zone.origin().clone();
+            zone.remove_rrset(&origin, Rtype::SOA);
+            zone.insert(soa.clone());
+        }
+        zone.set_serial(self.diff.to_serial);
+    }
+}
+
+/// Checks an update (RFC 2136 §3.1–§3.3 and permission) against `zone`
+/// and computes its effect without changing the zone.
+pub fn plan_update(
+    zone: &Zone,
+    msg: &Message,
+    auth: &dyn Authorize,
+    key: Option<&Name>,
+) -> Result<UpdatePlan, UpdateError> {
     check_zone_section(zone, msg)?;
     check_prerequisites(zone, &msg.answers)?;
     prescan(zone, &msg.authority)?;
@@ -579,8 +630,8 @@ impl<'a> Work<'a> {
         self.new.insert(rr.clone());
     }
 
-    /// The net change, and the new zone built from the old one and it.
-    fn finish(self) -> UpdateOutcome {
+    /// The net change and, when the SOA itself changed, the new SOA.
+    fn finish(self) -> UpdatePlan {
         let old = self.old;
         let from = old.serial();
         let mut diff = Diff {
@@ -597,24 +648,19 @@ impl<'a> Work<'a> {
             _ => false,
         };
         if diff.is_empty() && !soa_changed {
-            return UpdateOutcome {
-                zone: old.clone(),
-                diff,
-            };
+            return UpdatePlan { diff, soa: None };
         }
         let requested = soa_changed.then(|| self.new.serial());
         diff.to_serial = serial::next(from, requested);
-        let mut zone = old.clone();
-        zone.apply(&diff);
-        if soa_changed {
-            if let Some(mut soa) = self.new.soa_record() {
+        let soa = if soa_changed {
+            self.new.soa_record().map(|mut soa| {
                 soa.owner = old.origin().clone();
-                zone.remove_rrset(old.origin(), Rtype::SOA);
-                zone.insert(soa);
-                zone.set_serial(diff.to_serial);
-            }
-        }
-        UpdateOutcome { zone, diff }
+                soa
+            })
+        } else {
+            None
+        };
+        UpdatePlan { diff, soa }
     }
 }
 

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Weak};
 
 use tandem_dns::query::UpdateRequest;
-use tandem_dns::{Catalog, ZoneEntry};
+use tandem_dns::Catalog;
 use tandem_dns_wire::{Name, Rcode};
-use tandem_zone::{apply_update, AllowAll, Authorize, Diff};
+use tandem_zone::{plan_update, AllowAll, Authorize, Diff};
 
 use crate::codec::{encode_checkpoint, encode_diff, KIND_CHECKPOINT, KIND_DIFF};
 use crate::{Reply, ZoneStore};
@@ -56,8 +56,9 @@ fn commit(store: &Arc<ZoneStore>, batch: Vec<(UpdateRequest, Reply)>) {
     // Zone → the diffs this round appends, in order.
     let mut diffs: HashMap<Name, Vec<Diff>> = HashMap::new();
     for (req, reply) in batch {
-        let rcode = apply_one(&catalog, &req, &mut diffs).map_or_else(
-            |e| {
+        let rcode = match apply_one(&mut catalog, &req, &mut diffs) {
+            Ok(()) => Rcode::NOERROR,
+            Err(e) => {
                 tracing::info!(
                     "{}: updating zone '{}/IN': update failed: {}",
                     client(&req),
@@ -65,20 +66,8 @@ fn commit(store: &Arc<ZoneStore>, batch: Vec<(UpdateRequest, Reply)>) {
                     e
                 );
                 e.rcode
-            },
-            |new_zone| {
-                if let Some(zone) = new_zone {
-                    let policy = catalog.get(&req.zone).map(|e| e.policy.clone());
-                    if let Some(policy) = policy {
-                        catalog.insert(ZoneEntry {
-                            zone: Arc::new(zone),
-                            policy,
-                        });
-                    }
-                }
-                Rcode::NOERROR
-            },
-        );
+            }
+        };
         answers.push((req, reply, rcode));
     }
 
@@ -151,13 +140,14 @@ fn commit(store: &Arc<ZoneStore>, batch: Vec<(UpdateRequest, Reply)>) {
     }
 }
 
-/// Checks permission and applies one update against the working catalog.
-/// Returns the new zone if it changed.
+/// Checks permission and applies one update to the working catalog, in
+/// place: the round's first update of a zone copies it (the published
+/// snapshot shares it), the later ones change that copy.
 fn apply_one(
-    catalog: &Catalog,
+    catalog: &mut Catalog,
     req: &UpdateRequest,
     diffs: &mut HashMap<Name, Vec<Diff>>,
-) -> Result<Option<tandem_zone::Zone>, tandem_zone::UpdateError> {
+) -> Result<(), tandem_zone::UpdateError> {
     let Some(entry) = catalog.get(&req.zone) else {
         return Err(tandem_zone::UpdateError::new(
             Rcode::NOTAUTH,
@@ -171,16 +161,16 @@ fn apply_one(
         None if policy.allow_update.allows(req.source.addr, key) => &AllowAll,
         None => &DenyAll,
     };
-    let outcome = apply_update(&entry.zone, &req.message, auth, key)?;
-    if !outcome.changed() {
-        return Ok(None);
+    let plan = plan_update(&entry.zone, &req.message, auth, key)?;
+    if !plan.changed() {
+        return Ok(());
     }
-    log_change(req, &outcome.diff);
-    diffs
-        .entry(req.zone.clone())
-        .or_default()
-        .push(outcome.diff);
-    Ok(Some(outcome.zone))
+    log_change(req, &plan.diff);
+    if let Some(entry) = catalog.get_mut(&req.zone) {
+        plan.apply_to(Arc::make_mut(&mut entry.zone));
+    }
+    diffs.entry(req.zone.clone()).or_default().push(plan.diff);
+    Ok(())
 }
 
 /// "client ADDR (key NAME)" for log lines.
