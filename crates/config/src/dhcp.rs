@@ -45,6 +45,8 @@ pub(crate) struct RawDhcp {
     host: Vec<RawHost>,
     #[serde(default)]
     class: Vec<RawClass>,
+    #[serde(default)]
+    failover: Vec<crate::failover::RawFailover>,
 }
 
 /// Lease-time overrides, as every scope writes them.
@@ -89,6 +91,7 @@ struct RawPool {
     ranges: Vec<Spanned<String>>,
     #[serde(default)]
     exclude: Vec<Spanned<String>>,
+    failover_peer: Option<Spanned<String>>,
     default_lease_time: Option<u32>,
     max_lease_time: Option<u32>,
     min_lease_time: Option<u32>,
@@ -322,6 +325,7 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
     }
     let mut pending = Vec::new();
     c.options = option_set(at, &c.registry, &raw.options, Scope::Global, &mut pending)?;
+    c.failover = crate::failover::validate(&raw.failover, at)?;
 
     for s in &raw.subnet {
         let text = s.subnet.get_ref();
@@ -385,6 +389,10 @@ pub(crate) fn validate(raw: &RawDhcp, at: &Locator<'_>) -> Result<DhcpConfig, Co
                 .iter()
                 .map(|r| range(at, r))
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some(name) = &p.failover_peer {
+                let (si, pi) = (c.subnets.len(), subnet.pools.len());
+                crate::failover::attach_pool(&mut c.failover, name, si, pi, at)?;
+            }
             subnet.pools.push(Pool {
                 ranges,
                 exclude,

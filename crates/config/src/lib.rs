@@ -9,6 +9,7 @@
 
 mod ddns;
 mod dhcp;
+mod failover;
 mod raw;
 pub mod resolver;
 
