@@ -6,9 +6,11 @@
 //! - [`tcp`]: RFC 7766 TCP with pipelining and idle timeouts.
 //! - [`control`]: the Unix control socket behind `tandem reload`.
 //! - [`dhcp`]: the DHCP sockets, lease commits before replies, probes.
+//! - [`ddns`]: leases into DNS (an RFC 2136 client with a durable queue).
 //! - [`forward`]: the forwarding resolver (upstream sockets, cache shards).
 
 pub mod control;
+pub mod ddns;
 pub mod dhcp;
 pub mod forward;
 pub mod tcp;
@@ -35,6 +37,8 @@ pub struct Shared {
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
     pub dhcp: Option<Arc<dhcp::DhcpService>>,
+    /// Leases into DNS, when `[ddns]` is configured.
+    pub ddns: Option<Arc<ddns::DdnsService>>,
     /// The forwarding resolver, when `[resolver]` is configured.
     pub forwarder: Option<Arc<forward::Forwarder>>,
 }
@@ -105,6 +109,9 @@ impl Shared {
             );
         }
         if let Some(d) = &self.dhcp {
+            let _ = writeln!(out, "{}", d.status());
+        }
+        if let Some(d) = &self.ddns {
             let _ = writeln!(out, "{}", d.status());
         }
         if let Some(f) = &self.forwarder {
@@ -216,6 +223,13 @@ impl Server {
                 z.zone.serial()
             );
         }
+        let ddns = match (&config.ddns, &config.dhcp) {
+            (Some(dd), Some(d)) => Some(Arc::new(
+                ddns::DdnsService::open(dd, d, &config.server.state_dir)
+                    .context("cannot start DDNS")?,
+            )),
+            _ => None,
+        };
         // Address options written as host names resolve against the zones
         // just loaded, as ISC resolves them at start.
         let dhcp = match &config.dhcp {
@@ -227,7 +241,7 @@ impl Server {
                         .map_err(|errors| anyhow::anyhow!(errors.join("\n")))?;
                 }
                 Some(Arc::new(
-                    dhcp::DhcpService::start(&d, &config.server.state_dir)
+                    dhcp::DhcpService::start(&d, &config.server.state_dir, ddns.clone())
                         .context("cannot start the DHCP server")?,
                 ))
             }
@@ -252,6 +266,7 @@ impl Server {
             tcp_idle_timeout: config.dns.tcp_idle_timeout,
             tcp_max_connections: config.dns.tcp_max_connections,
             dhcp,
+            ddns,
             forwarder,
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -283,6 +298,9 @@ impl Server {
         }
         if listening.is_empty() && shared.dhcp.is_none() {
             anyhow::bail!("no address to listen on");
+        }
+        if let Some(d) = &shared.ddns {
+            d.spawn_workers()?;
         }
         let control_path = config.server.control_socket.clone();
         let control = control::bind(&control_path)
@@ -323,6 +341,9 @@ impl Server {
 
     fn store_close(&self) {
         if let Some(d) = &self.shared.dhcp {
+            d.shutdown();
+        }
+        if let Some(d) = &self.shared.ddns {
             d.shutdown();
         }
         self.shared.store.close();

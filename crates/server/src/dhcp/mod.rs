@@ -37,6 +37,7 @@ struct Ctx {
     config: Arc<DhcpConfig>,
     counters: Counters,
     stop: Arc<AtomicBool>,
+    ddns: Option<Arc<crate::ddns::DdnsService>>,
 }
 
 /// One interface: its socket and what the engine needs to know about it.
@@ -81,7 +82,12 @@ pub struct DhcpService {
 impl DhcpService {
     /// Opens the lease store under `state_dir/dhcp` and binds a socket on
     /// every configured interface.
-    pub fn start(config: &DhcpConfig, state_dir: &Path) -> anyhow::Result<DhcpService> {
+    /// `ddns`, if set, is told about every lease change (issue 5).
+    pub fn start(
+        config: &DhcpConfig,
+        state_dir: &Path,
+        ddns: Option<Arc<crate::ddns::DdnsService>>,
+    ) -> anyhow::Result<DhcpService> {
         let dir = state_dir.join("dhcp");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -123,6 +129,9 @@ impl DhcpService {
             dir.display(),
             opened.leases.len()
         );
+        if let Some(d) = &ddns {
+            d.reconcile(&opened.leases, unix_now());
+        }
         let config = Arc::new(config.clone());
         let mut links = Vec::new();
         for name in &config.interfaces {
@@ -148,6 +157,7 @@ impl DhcpService {
             config: config.clone(),
             counters: Counters::default(),
             stop: Arc::new(AtomicBool::new(false)),
+            ddns,
         });
         let mut threads = Vec::new();
         for link in links {
@@ -302,7 +312,11 @@ fn serve_link(ctx: Arc<Ctx>, link: Arc<Link>) {
 fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet, after_probe: bool) {
     let ingress = link.ingress();
     let mut engine = lock(&ctx.engine);
-    let out = engine.handle(&packet, &ingress, unix_now());
+    let mut out = engine.handle(&packet, &ingress, unix_now());
+    let ddns = ctx
+        .ddns
+        .as_ref()
+        .and_then(|d| d.prepare(&packet, &mut out, unix_now()));
     // The request was logged on its first pass, before the probe.
     let skip = usize::from(after_probe && !out.log.is_empty());
     log(&out.log[skip..]);
@@ -328,6 +342,9 @@ fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet, after_probe: bool) 
             Ok(()) => {
                 if let Some(r) = reply {
                     send_reply(&ctx2, &link2, &r);
+                }
+                if let Some(p) = ddns {
+                    p.committed();
                 }
             }
             Err(e) => {
@@ -383,11 +400,18 @@ fn commit_logged(ctx: &Ctx, changes: Vec<Lease>, what: &'static str) {
     if changes.is_empty() {
         return;
     }
+    let ddns = ctx
+        .ddns
+        .as_ref()
+        .and_then(|d| d.changes(&changes, unix_now()));
     ctx.store.commit(
         changes,
-        Box::new(move |r| {
-            if let Err(e) = r {
-                tracing::error!("lease store: cannot record {what}: {e}");
+        Box::new(move |r| match r {
+            Err(e) => tracing::error!("lease store: cannot record {what}: {e}"),
+            Ok(()) => {
+                if let Some(p) = ddns {
+                    p.committed();
+                }
             }
         }),
     );

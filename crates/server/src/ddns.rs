@@ -1,0 +1,1017 @@
+//! The DDNS shell: leases into DNS over RFC 2136, with a durable queue.
+//!
+//! The DHCP shell calls in at three points (a few lines in `dhcp/mod.rs`):
+//! - [`DdnsService::reconcile`], with the lease table read back from disk:
+//!   every address whose lease wants other records than the queue last
+//!   confirmed in DNS is queued (start-up reconciliation);
+//! - [`DdnsService::prepare`], under the engine lock, with the request and
+//!   the engine's outcome: decides each changed lease's records
+//!   (`tandem_ddns::plan`) and writes the option 81 answer into the reply;
+//! - [`Pending::committed`], from the lease commit's completion, after the
+//!   lease is on disk and the reply has left: records the wants in the
+//!   queue's journal and wakes the workers.
+//!
+//! **Durability: DNS trails the ACK.** The DHCPACK waits for the lease
+//! commit only. The lease store is the durable record of what must be in
+//! DNS: a crash between the ACK and the DNS update loses nothing, because
+//! start-up reconciliation derives every active lease's records again.
+//! The queue's journal (`<state-dir>/ddns/queue.jnl`) adds what the lease
+//! cannot hold (the option 81 flags of the request, the exact name) and
+//! what DNS has confirmed, so withdrawals remove exactly what was added,
+//! even after a configuration change. Every step is idempotent under RFC
+//! 4703's prerequisites, so a record written twice or a confirmation lost
+//! in a crash is harmless.
+//!
+//! Workers (`[ddns] parallel`, 16 by default) take queued addresses one at
+//! a time per address, run the `tandem_ddns::Job` for it and send each
+//! step to the zone's primaries, then its secondaries: UDP, TCP when the
+//! answer is truncated, signed with the zone's key and the answer's TSIG
+//! verified. A step no server takes (no answer, SERVFAIL, REFUSED,
+//! NOTAUTH) stops the job where it is; the address is tried again after
+//! `retry-min`, doubling up to `retry-max`, until DNS answers. Logs use
+//! dhcpd's words ("Added new forward map from laptop.home. to
+//! 192.168.0.15").
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tandem_ddns::fqdn::ClientFqdn;
+use tandem_ddns::record::{
+    decode_checkpoint, encode_checkpoint, Owner, Record, Replayed, KIND_CHECKPOINT, KIND_RECORD,
+};
+use tandem_ddns::{plan, Answer, Binding, DdnsConfig, Facts, Job, Part, Published};
+use tandem_dhcp::{DhcpConfig, Lease, Outcome, Reply};
+use tandem_dhcp_wire::{code, MessageType, Packet};
+use tandem_dns_wire::tsig::{self, Key};
+use tandem_dns_wire::{Message, Name, Rcode};
+use tandem_journal::{Journal, Options};
+
+/// The queue's journal is compacted past this size.
+const COMPACT_AT: u64 = 4 << 20;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the lease at an address wants in DNS.
+#[derive(Clone, Debug)]
+struct Want {
+    owner: Option<Owner>,
+    binding: Option<Binding>,
+    /// A lease commit asked for it since the last job (a renewal retries
+    /// conflicts, and resends with `update-optimization false`).
+    renewed: bool,
+    /// Bumped on every change, so a worker sees a want that moved under it.
+    generation: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Retry {
+    attempts: u32,
+    due: Instant,
+    error: String,
+}
+
+#[derive(Default)]
+struct State {
+    wants: HashMap<Ipv4Addr, Want>,
+    haves: HashMap<Ipv4Addr, Published>,
+    busy: HashSet<Ipv4Addr>,
+    ready: VecDeque<Ipv4Addr>,
+    queued: HashSet<Ipv4Addr>,
+    waiting: BTreeSet<(Instant, Ipv4Addr)>,
+    retry: HashMap<Ipv4Addr, Retry>,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    updates: AtomicU64,
+    published: AtomicU64,
+    withdrawn: AtomicU64,
+    conflicts: AtomicU64,
+    failures: AtomicU64,
+}
+
+struct Inner {
+    cfg: Arc<DdnsConfig>,
+    dhcp: Arc<DhcpConfig>,
+    state: Mutex<State>,
+    wake: Condvar,
+    journal: Journal,
+    stop: AtomicBool,
+    counters: Counters,
+    /// Journal length after the last compaction.
+    compacted: AtomicU64,
+}
+
+/// The running DDNS client.
+pub struct DdnsService {
+    inner: Arc<Inner>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// The wants of one lease commit, applied once the commit is durable.
+pub struct Pending {
+    inner: Arc<Inner>,
+    wants: Vec<(Ipv4Addr, Option<Owner>, Option<Binding>)>,
+}
+
+impl Pending {
+    /// The commit is on disk: queue the wants.
+    pub fn committed(self) {
+        let inner = self.inner;
+        let mut st = lock(&inner.state);
+        for (addr, owner, binding) in self.wants {
+            inner.set_want(&mut st, addr, owner, binding, true);
+        }
+        drop(st);
+        inner.wake.notify_all();
+    }
+}
+
+impl DdnsService {
+    /// Opens the queue under `state_dir/ddns` and replays it.
+    pub fn open(
+        cfg: &DdnsConfig,
+        dhcp: &DhcpConfig,
+        state_dir: &Path,
+    ) -> anyhow::Result<DdnsService> {
+        let dir = state_dir.join("ddns");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("queue.jnl");
+        let (journal, replay) = Journal::open(&path, Options::default())
+            .with_context(|| format!("cannot open the DDNS queue {}", path.display()))?;
+        if let Some(cut) = replay.truncated {
+            tracing::warn!(
+                "DDNS queue {}: cut a torn tail of {} bytes at {}: {}",
+                path.display(),
+                cut.bytes_dropped,
+                cut.offset,
+                cut.reason
+            );
+        }
+        let mut replayed = Replayed::default();
+        for e in &replay.entries {
+            let records = match e.kind {
+                KIND_RECORD => Record::decode(&e.payload).map(|r| vec![r]),
+                KIND_CHECKPOINT => decode_checkpoint(&e.payload),
+                other => Err(format!("unknown entry kind {other}")),
+            };
+            match records {
+                Ok(rs) => rs.into_iter().for_each(|r| replayed.apply(r)),
+                // An entry we cannot read only costs a resend: every step
+                // is idempotent.
+                Err(e) => tracing::warn!("DDNS queue {}: skipped an entry: {e}", path.display()),
+            }
+        }
+        let mut st = State::default();
+        for (addr, (owner, binding)) in replayed.wants {
+            st.wants.insert(
+                addr,
+                Want {
+                    owner,
+                    binding,
+                    renewed: false,
+                    generation: 0,
+                },
+            );
+        }
+        st.haves = replayed.haves.into_iter().collect();
+        let compacted = journal.len();
+        Ok(DdnsService {
+            inner: Arc::new(Inner {
+                cfg: Arc::new(cfg.clone()),
+                dhcp: Arc::new(dhcp.clone()),
+                state: Mutex::new(st),
+                wake: Condvar::new(),
+                journal,
+                stop: AtomicBool::new(false),
+                counters: Counters::default(),
+                compacted: AtomicU64::new(compacted),
+            }),
+            threads: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Reconciles the queue with the lease table read back from disk.
+    pub fn reconcile(&self, leases: &[Lease], now: u64) {
+        let inner = &self.inner;
+        {
+            let mut st = lock(&inner.state);
+            let mut seen = HashSet::new();
+            for l in leases {
+                seen.insert(l.addr);
+                let (owner, binding) = if l.is_active_at(now) {
+                    let owner = owner_of(l);
+                    // The journal's want holds what the lease cannot (the
+                    // request's option 81); it counts if it was decided for
+                    // this very lease.
+                    match st.wants.get(&l.addr) {
+                        Some(w) if w.owner.as_ref() == Some(&owner) => continue,
+                        _ => (Some(owner), inner.derive(l, now)),
+                    }
+                } else {
+                    (None, None)
+                };
+                let differs = st
+                    .wants
+                    .get(&l.addr)
+                    .is_none_or(|w| w.owner != owner || w.binding != binding);
+                if differs {
+                    inner.set_want(&mut st, l.addr, owner, binding, false);
+                }
+            }
+            // Records confirmed for addresses the lease table no longer has.
+            let orphans: Vec<Ipv4Addr> = st
+                .haves
+                .keys()
+                .chain(st.wants.keys())
+                .filter(|a| !seen.contains(a))
+                .copied()
+                .collect();
+            for a in orphans {
+                if st.wants.get(&a).is_some_and(|w| w.binding.is_some())
+                    || st.haves.contains_key(&a)
+                {
+                    inner.set_want(&mut st, a, None, None, false);
+                }
+            }
+            let all: Vec<Ipv4Addr> = st.wants.keys().chain(st.haves.keys()).copied().collect();
+            for a in all {
+                inner.consider(&mut st, a);
+            }
+            let queued = st.queued.len();
+            if queued > 0 {
+                tracing::info!("DDNS: {queued} address(es) to bring up to date in DNS");
+            }
+        }
+        for zone in inner.missing_zones() {
+            tracing::warn!("DDNS: {zone}");
+        }
+    }
+
+    /// Starts the workers (once tandem's own DNS listens, so that updates
+    /// to it do not begin with refusals).
+    pub fn spawn_workers(&self) -> anyhow::Result<()> {
+        let inner = &self.inner;
+        let mut threads = lock(&self.threads);
+        for i in 0..inner.cfg.parallel.max(1) {
+            let inner = inner.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("ddns-{i}"))
+                    .spawn(move || inner.work(i == 0))?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Decides the records of every lease `out` changes, and answers the
+    /// request's option 81 in the reply. Runs under the engine lock.
+    pub fn prepare(&self, req: &Packet, out: &mut Outcome, now: u64) -> Option<Pending> {
+        let inner = &self.inner;
+        let fqdn = req
+            .options
+            .get(code::FQDN)
+            .and_then(|v| ClientFqdn::parse(v).ok());
+        if let Some(reply) = out.reply.as_mut() {
+            let mt = reply.message_type();
+            let offered = reply.packet.yiaddr;
+            if matches!(mt, Some(MessageType::Offer)) && fqdn.is_some() {
+                let p = inner.plan_request(req, reply, fqdn.as_ref(), offered, None, now);
+                if let Some(v) = p.reply {
+                    set_fqdn(reply, v);
+                }
+            }
+        }
+        if out.changes.is_empty() {
+            return None;
+        }
+        let mut wants = Vec::with_capacity(out.changes.len());
+        for l in &out.changes {
+            if !l.is_active_at(now) {
+                wants.push((l.addr, None, None));
+                continue;
+            }
+            let acked = out.reply.as_ref().filter(|r| {
+                r.message_type() == Some(MessageType::Ack) && r.packet.yiaddr == l.addr
+            });
+            let p = match acked {
+                Some(r) => inner.plan_request(req, r, fqdn.as_ref(), l.addr, Some(l), now),
+                None => tandem_ddns::Plan {
+                    binding: inner.derive(l, now),
+                    reply: None,
+                    why_not: None,
+                },
+            };
+            if let Some(why) = &p.why_not {
+                tracing::debug!("DDNS: nothing to publish for {}: {why}", l.addr);
+            }
+            if let (Some(v), Some(r)) = (p.reply, out.reply.as_mut()) {
+                if r.packet.yiaddr == l.addr {
+                    set_fqdn(r, v);
+                }
+            }
+            wants.push((l.addr, Some(owner_of(l)), p.binding));
+        }
+        Some(Pending {
+            inner: inner.clone(),
+            wants,
+        })
+    }
+
+    /// The wants of lease changes no request made (expiry, conflicts).
+    pub fn changes(&self, changes: &[Lease], now: u64) -> Option<Pending> {
+        if changes.is_empty() {
+            return None;
+        }
+        let wants = changes
+            .iter()
+            .map(|l| {
+                if l.is_active_at(now) {
+                    (l.addr, Some(owner_of(l)), self.inner.derive(l, now))
+                } else {
+                    (l.addr, None, None)
+                }
+            })
+            .collect();
+        Some(Pending {
+            inner: self.inner.clone(),
+            wants,
+        })
+    }
+
+    /// One status line.
+    pub fn status(&self) -> String {
+        let inner = &self.inner;
+        let st = lock(&inner.state);
+        let now = Instant::now();
+        let published = st
+            .haves
+            .values()
+            .filter(|p| {
+                p.forward == Part::Present || (!p.binding.forward && p.reverse == Part::Present)
+            })
+            .count();
+        let conflicts = st
+            .haves
+            .values()
+            .filter(|p| p.forward == Part::Conflict)
+            .count();
+        let queued = st.queued.len() + st.busy.len() + st.waiting.len();
+        let mut line = format!(
+            "ddns: {published} names in DNS, {queued} queued, {conflicts} in conflict; {} updates sent, {} failed",
+            inner.counters.updates.load(Ordering::Relaxed),
+            inner.counters.failures.load(Ordering::Relaxed),
+        );
+        if let Some((due, addr)) = st.waiting.iter().next() {
+            let error = st.retry.get(addr).map_or("", |r| r.error.as_str());
+            let _ = write!(
+                line,
+                "; {} waiting to retry, next in {} s (last error: {error})",
+                st.waiting.len(),
+                due.saturating_duration_since(now).as_secs(),
+            );
+        }
+        line
+    }
+
+    /// Stops the workers (an update in flight is finished or times out).
+    pub fn shutdown(&self) {
+        self.inner.stop.store(true, Ordering::Relaxed);
+        self.inner.wake.notify_all();
+        for t in std::mem::take(&mut *lock(&self.threads)) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Writes option 81 into a reply, before option 82 (which stays last,
+/// RFC 3046 §2.1).
+fn set_fqdn(r: &mut Reply, value: Vec<u8>) {
+    let rai = r.packet.options.remove(code::RELAY_AGENT_INFO);
+    r.packet.options.set(code::FQDN, value);
+    if let Some(v) = rai {
+        r.packet.options.set(code::RELAY_AGENT_INFO, v);
+    }
+}
+
+/// The lease's client, as the want's owner.
+fn owner_of(l: &Lease) -> Owner {
+    let client = match (&l.client_id, &l.hw) {
+        (Some(id), _) => id.clone(),
+        (None, Some(hw)) => {
+            let mut v = vec![hw.htype];
+            v.extend_from_slice(&hw.addr);
+            v
+        }
+        (None, None) => Vec::new(),
+    };
+    Owner {
+        client,
+        start: l.start,
+    }
+}
+
+fn text_name(v: &[u8]) -> Option<Name> {
+    let s = std::str::from_utf8(v).ok()?.trim_end_matches('\0').trim();
+    if s.is_empty() {
+        return None;
+    }
+    s.parse().ok()
+}
+
+impl Inner {
+    /// The plan for a lease (or offer) made by `req`, with the reply the
+    /// client gets (its options 15 and 12 are what the client was told).
+    fn plan_request(
+        &self,
+        req: &Packet,
+        reply: &Reply,
+        fqdn: Option<&ClientFqdn>,
+        addr: Ipv4Addr,
+        lease: Option<&Lease>,
+        now: u64,
+    ) -> tandem_ddns::Plan {
+        let opts = &reply.packet.options;
+        let domain = opts.get(code::DOMAIN_NAME).and_then(text_name);
+        let req_name = req
+            .options
+            .get(code::HOST_NAME)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(|s| s.trim_end_matches('\0').to_string());
+        let reserved = opts
+            .get(code::HOST_NAME)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(str::to_string);
+        let host_name = lease
+            .and_then(|l| l.hostname.clone())
+            .or(req_name)
+            .or(reserved);
+        let lease_secs = match lease {
+            Some(l) => l.end.saturating_sub(now),
+            None => opts.u32(code::LEASE_TIME).map_or(0, u64::from),
+        };
+        let hw = req.hw_addr();
+        let client_id = req.options.get(code::CLIENT_ID).filter(|v| !v.is_empty());
+        plan(
+            &self.cfg,
+            &Facts {
+                addr: Some(addr),
+                client_id,
+                hw: Some((req.htype, hw)),
+                fqdn,
+                host_name: host_name.as_deref(),
+                domain_option: domain.as_ref(),
+                lease_secs,
+                fixed: self.dhcp.host_with_address(addr).is_some(),
+            },
+        )
+    }
+
+    /// The records of a lease known only from the lease table (no
+    /// request at hand).
+    fn derive(&self, l: &Lease, now: u64) -> Option<Binding> {
+        let domain = domain_option(&self.dhcp, l);
+        plan(
+            &self.cfg,
+            &Facts {
+                addr: Some(l.addr),
+                client_id: l.client_id.as_deref(),
+                hw: l.hw.as_ref().map(|h| (h.htype, h.addr.as_slice())),
+                fqdn: None,
+                host_name: l.hostname.as_deref(),
+                domain_option: domain.as_ref(),
+                lease_secs: l.end.saturating_sub(now),
+                fixed: self.dhcp.host_with_address(l.addr).is_some(),
+            },
+        )
+        .binding
+    }
+
+    /// Zones the configuration publishes into that no zone statement
+    /// covers, as warnings.
+    fn missing_zones(&self) -> Vec<String> {
+        let cfg = &self.cfg;
+        if !cfg.updates {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if let Some(d) = &cfg.domain {
+            if cfg.zone_for(d).is_none() {
+                out.push(format!(
+                    "no [[ddns.zone]] covers ddns-domainname {d}: no forward names will be published"
+                ));
+            }
+        }
+        if cfg.reverse_updates {
+            for s in &self.dhcp.subnets {
+                let rev = tandem_ddns::names::reverse_name(s.network, &cfg.rev_domain);
+                if rev.is_some_and(|r| cfg.zone_for(&r).is_none()) {
+                    out.push(format!(
+                        "no [[ddns.zone]] covers the reverse names of {}/{}: no PTR records will be published there",
+                        s.network, s.prefix
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Records a want, journals it and queues the address if it needs
+    /// work.
+    fn set_want(
+        &self,
+        st: &mut State,
+        addr: Ipv4Addr,
+        owner: Option<Owner>,
+        binding: Option<Binding>,
+        renewed: bool,
+    ) {
+        st.generation += 1;
+        let generation = st.generation;
+        let rec = Record::Want {
+            addr,
+            owner: owner.clone(),
+            binding: binding.clone(),
+        };
+        self.append(&rec);
+        st.wants.insert(
+            addr,
+            Want {
+                owner,
+                binding,
+                renewed: renewed || st.wants.get(&addr).is_some_and(|w| w.renewed),
+                generation,
+            },
+        );
+        if renewed {
+            // New information: do not wait for the backoff.
+            if let Some(r) = st.retry.get(&addr) {
+                st.waiting.remove(&(r.due, addr));
+            }
+        }
+        self.consider(st, addr);
+    }
+
+    /// Queues `addr` if what it wants differs from what DNS has.
+    fn consider(&self, st: &mut State, addr: Ipv4Addr) {
+        if st.queued.contains(&addr) || st.busy.contains(&addr) {
+            return;
+        }
+        if st
+            .retry
+            .get(&addr)
+            .is_some_and(|r| st.waiting.contains(&(r.due, addr)))
+        {
+            return;
+        }
+        let want = st.wants.get(&addr);
+        let needed = Job::new(
+            st.haves.get(&addr),
+            want.and_then(|w| w.binding.as_ref()),
+            want.is_some_and(|w| w.renewed),
+            !self.cfg.update_optimization,
+            self.cfg.conflict_detection,
+        )
+        .is_some();
+        if needed {
+            st.queued.insert(addr);
+            st.ready.push_back(addr);
+        } else if let Some(w) = st.wants.get_mut(&addr) {
+            w.renewed = false;
+        }
+    }
+
+    fn append(&self, rec: &Record) {
+        let path = self.journal.path().display().to_string();
+        self.journal.submit(
+            KIND_RECORD,
+            rec.encode(),
+            Box::new(move |r| {
+                if let Err(e) = r {
+                    tracing::error!("DDNS queue {path}: cannot record a change: {e}");
+                }
+            }),
+        );
+    }
+
+    /// A worker: takes addresses off the queue and runs their jobs.
+    fn work(self: Arc<Inner>, compactor: bool) {
+        loop {
+            let Some((addr, job, generation)) = self.next_job() else {
+                return;
+            };
+            let result = self.run(job);
+            self.finish(addr, generation, result);
+            if compactor {
+                self.compact_if_needed();
+            }
+        }
+    }
+
+    /// Waits for an address that needs work; `None` on shutdown.
+    fn next_job(&self) -> Option<(Ipv4Addr, Job, u64)> {
+        let mut st = lock(&self.state);
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let now = Instant::now();
+            while let Some(&(due, addr)) = st.waiting.iter().next() {
+                if due > now {
+                    break;
+                }
+                st.waiting.remove(&(due, addr));
+                if !st.queued.contains(&addr) && !st.busy.contains(&addr) {
+                    st.queued.insert(addr);
+                    st.ready.push_back(addr);
+                }
+            }
+            if let Some(addr) = st.ready.pop_front() {
+                st.queued.remove(&addr);
+                if st.busy.contains(&addr) {
+                    continue;
+                }
+                let want = st.wants.get_mut(&addr);
+                let (binding, renewed, generation) = match want {
+                    Some(w) => {
+                        let r = w.renewed;
+                        w.renewed = false;
+                        (w.binding.clone(), r, w.generation)
+                    }
+                    None => (None, false, 0),
+                };
+                let job = Job::new(
+                    st.haves.get(&addr),
+                    binding.as_ref(),
+                    renewed,
+                    !self.cfg.update_optimization,
+                    self.cfg.conflict_detection,
+                );
+                if let Some(job) = job {
+                    st.busy.insert(addr);
+                    return Some((addr, job, generation));
+                }
+                continue;
+            }
+            let wait = st
+                .waiting
+                .iter()
+                .next()
+                .map_or(Duration::from_secs(1), |(due, _)| {
+                    due.saturating_duration_since(now)
+                        .min(Duration::from_secs(1))
+                });
+            st = self
+                .wake
+                .wait_timeout(st, wait.max(Duration::from_millis(10)))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Runs a job as far as DNS lets it; `Err` when a step found no
+    /// server to take it.
+    fn run(&self, mut job: Job) -> (Job, Result<(), String>) {
+        while let Some((step, owner)) = job.next_step() {
+            let Some(zone) = self.cfg.zone_for(&owner) else {
+                job.skip(&format!("no [[ddns.zone]] covers {owner}"));
+                continue;
+            };
+            let Some(update) = job.message(step, &zone.name) else {
+                job.skip("nothing to send");
+                continue;
+            };
+            let unsigned = update.to_wire(0);
+            let mut last = String::new();
+            let mut taken = false;
+            for server in zone.servers() {
+                if self.stop.load(Ordering::Relaxed) {
+                    return (job, Err("shutting down".into()));
+                }
+                self.counters.updates.fetch_add(1, Ordering::Relaxed);
+                match exchange(*server, &unsigned, zone.key.as_ref(), self.cfg.timeout) {
+                    Err(e) => last = format!("{server}: {e}"),
+                    Ok((rcode, note)) => match job.answer(rcode) {
+                        Answer::Next => {
+                            taken = true;
+                            break;
+                        }
+                        Answer::TryAnother(why) => {
+                            last = format!("{server}: {why}{note}");
+                        }
+                    },
+                }
+            }
+            if !taken {
+                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                return (job, Err(last));
+            }
+        }
+        (job, Ok(()))
+    }
+
+    /// Records what a job left in DNS and schedules what is left to do.
+    fn finish(
+        &self,
+        addr: Ipv4Addr,
+        generation: u64,
+        (mut job, result): (Job, Result<(), String>),
+    ) {
+        for l in job.take_log() {
+            let c = &self.counters;
+            if l.text.starts_with("Added new forward map") {
+                c.published.fetch_add(1, Ordering::Relaxed);
+            } else if l.text.starts_with("Removed forward map") {
+                c.withdrawn.fetch_add(1, Ordering::Relaxed);
+            } else if l.text.contains("FAILED") {
+                c.conflicts.fetch_add(1, Ordering::Relaxed);
+            }
+            if l.warn {
+                tracing::warn!("{}", l.text);
+            } else {
+                tracing::info!("{}", l.text);
+            }
+        }
+        let state = job.state();
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        let changed = match (&state, st.haves.get(&addr)) {
+            (Some(a), Some(b)) => a != b,
+            (None, None) => false,
+            _ => true,
+        };
+        if changed {
+            self.append(&Record::Have {
+                addr,
+                state: state.clone(),
+            });
+            match state {
+                Some(p) => st.haves.insert(addr, p),
+                None => st.haves.remove(&addr),
+            };
+        }
+        st.busy.remove(&addr);
+        let moved = st
+            .wants
+            .get(&addr)
+            .is_some_and(|w| w.generation != generation);
+        match result {
+            Ok(()) => {
+                if let Some(r) = st.retry.remove(&addr) {
+                    st.waiting.remove(&(r.due, addr));
+                    tracing::info!(
+                        "DDNS: {addr} is up to date in DNS after {} failed attempt(s)",
+                        r.attempts
+                    );
+                }
+                self.consider(st, addr);
+            }
+            Err(_) if self.stop.load(Ordering::Relaxed) => {}
+            Err(e) if moved => {
+                // The lease changed meanwhile: try the new want at once.
+                st.retry.remove(&addr);
+                tracing::debug!("DDNS: {addr}: {e}; the lease changed, trying again");
+                self.consider(st, addr);
+            }
+            Err(e) => {
+                let attempts = st.retry.get(&addr).map_or(0, |r| r.attempts) + 1;
+                let wait = backoff(&self.cfg, attempts);
+                let due = Instant::now() + wait;
+                if let Some(old) = st.retry.get(&addr) {
+                    st.waiting.remove(&(old.due, addr));
+                }
+                let what = state_label(st.wants.get(&addr), st.haves.get(&addr), addr);
+                if attempts == 1 {
+                    tracing::warn!(
+                        "DDNS: cannot update {what}: {e}; trying again in {} s, and then until DNS answers",
+                        wait.as_secs()
+                    );
+                } else {
+                    tracing::debug!("DDNS: attempt {attempts} for {what} failed: {e}");
+                }
+                st.retry.insert(
+                    addr,
+                    Retry {
+                        attempts,
+                        due,
+                        error: e,
+                    },
+                );
+                st.waiting.insert((due, addr));
+            }
+        }
+        drop(guard);
+        self.wake.notify_one();
+    }
+
+    /// Folds the journal into one checkpoint once it has grown.
+    fn compact_if_needed(&self) {
+        let len = self.journal.len();
+        let base = self.compacted.load(Ordering::Relaxed);
+        if len < COMPACT_AT || len < base.saturating_mul(2) {
+            return;
+        }
+        // Under the state lock, so no record is appended between the
+        // snapshot and the rewrite (appends queued before it go to the old
+        // file and are covered by the snapshot).
+        let st = lock(&self.state);
+        let mut snap = Replayed::default();
+        for (a, w) in &st.wants {
+            snap.wants.insert(*a, (w.owner.clone(), w.binding.clone()));
+        }
+        for (a, p) in &st.haves {
+            snap.haves.insert(*a, p.clone());
+        }
+        let payload = encode_checkpoint(&snap.records());
+        match self.journal.compact(KIND_CHECKPOINT, vec![payload]) {
+            Ok(_) => {
+                self.compacted.store(self.journal.len(), Ordering::Relaxed);
+                tracing::info!("DDNS queue: compacted to {} bytes", self.journal.len());
+            }
+            Err(e) => tracing::error!("DDNS queue: compaction failed: {e}"),
+        }
+        drop(st);
+    }
+}
+
+/// `retry-min` doubled per failed attempt, at most `retry-max`.
+fn backoff(cfg: &DdnsConfig, attempts: u32) -> Duration {
+    let factor = 1u32 << attempts.saturating_sub(1).min(16);
+    cfg.retry_min.saturating_mul(factor).min(cfg.retry_max)
+}
+
+fn state_label(want: Option<&Want>, have: Option<&Published>, addr: Ipv4Addr) -> String {
+    let b = want
+        .and_then(|w| w.binding.as_ref())
+        .or(have.map(|p| &p.binding));
+    match b {
+        Some(b) => format!("{} ({addr})", b.fqdn),
+        None => addr.to_string(),
+    }
+}
+
+/// A message ID nobody can guess from the last one (the answer's TSIG is
+/// what authenticates it; the ID only pairs it with its request).
+fn random_id() -> u16 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    h.finish() as u16
+}
+
+/// Sends one update to `server` and returns its RCODE, and a note on the
+/// answer's TSIG when it matters. UDP first; TCP if the answer is
+/// truncated.
+fn exchange(
+    server: SocketAddr,
+    unsigned: &[u8],
+    key: Option<&Key>,
+    timeout: Duration,
+) -> Result<(Rcode, String), String> {
+    let mut msg = unsigned.to_vec();
+    let id = random_id();
+    msg[..2].copy_from_slice(&id.to_be_bytes());
+    let now = crate::unix_now();
+    let ctx = match key {
+        Some(k) => Some(
+            tsig::sign_request(&mut msg, k, now, tsig::DEFAULT_FUDGE)
+                .map_err(|e| format!("cannot sign with key {}: {e}", k.name))?,
+        ),
+        None => None,
+    };
+    let answer = match udp_exchange(server, &msg, id, timeout)? {
+        Some(a) => a,
+        None => tcp_exchange(server, &msg, id, timeout)?,
+    };
+    let parsed = Message::parse(&answer).map_err(|e| format!("malformed answer: {e}"))?;
+    let rcode = parsed.header.rcode;
+    let Some(ctx) = ctx else {
+        return Ok((rcode, String::new()));
+    };
+    match ctx.verify_parsed_response(&answer, &parsed, crate::unix_now()) {
+        Ok(()) => Ok((rcode, String::new())),
+        // An error answer to a signed request may come back unsigned (a
+        // server that does not know the key cannot sign); it counts as a
+        // refusal, never as a success.
+        Err(e) if rcode != Rcode::NOERROR => Ok((rcode, format!("; TSIG: {e}"))),
+        Err(e) => Err(format!(
+            "answer failed TSIG verification with key {}: {e}",
+            ctx.key().name
+        )),
+    }
+}
+
+/// One UDP exchange; `Ok(None)` when the answer is truncated.
+fn udp_exchange(
+    server: SocketAddr,
+    msg: &[u8],
+    id: u16,
+    timeout: Duration,
+) -> Result<Option<Vec<u8>>, String> {
+    let local: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    let sock = UdpSocket::bind(local).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    sock.connect(server)
+        .map_err(|e| format!("cannot reach: {e}"))?;
+    sock.send(msg).map_err(|e| format!("cannot send: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("no answer in {} ms", timeout.as_millis()));
+        }
+        sock.set_read_timeout(Some(left))
+            .map_err(|e| format!("socket: {e}"))?;
+        match sock.recv(&mut buf) {
+            Ok(n) if n >= 12 => {
+                let got = u16::from_be_bytes([buf[0], buf[1]]);
+                let is_response = buf[2] & 0x80 != 0;
+                if got != id || !is_response {
+                    continue;
+                }
+                if buf[2] & 0x02 != 0 {
+                    return Ok(None);
+                }
+                return Ok(Some(buf[..n].to_vec()));
+            }
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!("no answer in {} ms", timeout.as_millis()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err("connection refused (is the DNS server running?)".into());
+            }
+            Err(e) => return Err(format!("receive: {e}")),
+        }
+    }
+}
+
+fn tcp_exchange(
+    server: SocketAddr,
+    msg: &[u8],
+    id: u16,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let mut s = TcpStream::connect_timeout(&server, timeout).map_err(|e| format!("TCP: {e}"))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| format!("TCP: {e}"))?;
+    s.set_write_timeout(Some(timeout))
+        .map_err(|e| format!("TCP: {e}"))?;
+    let mut out = Vec::with_capacity(msg.len() + 2);
+    out.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    out.extend_from_slice(msg);
+    s.write_all(&out).map_err(|e| format!("TCP send: {e}"))?;
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len)
+        .map_err(|e| format!("TCP receive: {e}"))?;
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut body)
+        .map_err(|e| format!("TCP receive: {e}"))?;
+    if body.len() < 12 || u16::from_be_bytes([body[0], body[1]]) != id {
+        return Err("TCP answer does not match the request".into());
+    }
+    Ok(body)
+}
+
+/// The `domain-name` option a lease's client gets from the configuration
+/// (global, subnet, pool, its reservation), for leases read back from disk.
+fn domain_option(dhcp: &DhcpConfig, l: &Lease) -> Option<Name> {
+    let mut v = dhcp.options.get(code::DOMAIN_NAME);
+    if let Some(s) = dhcp.subnets.iter().find(|s| s.contains(l.addr)) {
+        v = s.options.get(code::DOMAIN_NAME).or(v);
+        if let Some(p) = s.pool_of(l.addr) {
+            v = p.options.get(code::DOMAIN_NAME).or(v);
+        }
+    }
+    let host = dhcp.hosts.iter().find(|h| {
+        (h.client_id.is_some() && h.client_id == l.client_id) || (h.hw.is_some() && h.hw == l.hw)
+    });
+    if let Some(h) = host {
+        v = h.options.get(code::DOMAIN_NAME).or(v);
+    }
+    v.and_then(text_name)
+}
