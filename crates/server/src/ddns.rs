@@ -85,6 +85,12 @@ struct State {
     wants: HashMap<Ipv4Addr, Want>,
     haves: HashMap<Ipv4Addr, Published>,
     busy: HashSet<Ipv4Addr>,
+    /// Names a running job works on, and its address: two addresses of
+    /// one name (a client that moved) never run at once, so a take-over
+    /// cannot race the old address's release.
+    busy_names: HashMap<Name, Ipv4Addr>,
+    /// Addresses waiting for a name another job holds.
+    blocked: Vec<Ipv4Addr>,
     ready: VecDeque<Ipv4Addr>,
     queued: HashSet<Ipv4Addr>,
     waiting: BTreeSet<(Instant, Ipv4Addr)>,
@@ -368,7 +374,7 @@ impl DdnsService {
             .values()
             .filter(|p| p.forward == Part::Conflict)
             .count();
-        let queued = st.queued.len() + st.busy.len() + st.waiting.len();
+        let queued = st.queued.len() + st.busy.len() + st.waiting.len() + st.blocked.len();
         let mut line = format!(
             "ddns: {published} names in DNS, {queued} queued, {conflicts} in conflict; {} updates sent, {} failed",
             inner.counters.updates.load(Ordering::Relaxed),
@@ -643,13 +649,8 @@ impl Inner {
                 if st.busy.contains(&addr) {
                     continue;
                 }
-                let want = st.wants.get_mut(&addr);
-                let (binding, renewed, generation) = match want {
-                    Some(w) => {
-                        let r = w.renewed;
-                        w.renewed = false;
-                        (w.binding.clone(), r, w.generation)
-                    }
+                let (binding, renewed, generation) = match st.wants.get(&addr) {
+                    Some(w) => (w.binding.clone(), w.renewed, w.generation),
                     None => (None, false, 0),
                 };
                 let job = Job::new(
@@ -659,11 +660,32 @@ impl Inner {
                     !self.cfg.update_optimization,
                     self.cfg.conflict_detection,
                 );
-                if let Some(job) = job {
-                    st.busy.insert(addr);
-                    return Some((addr, job, generation));
+                let Some(job) = job else {
+                    if let Some(w) = st.wants.get_mut(&addr) {
+                        w.renewed = false;
+                    }
+                    continue;
+                };
+                let names: Vec<Name> = binding
+                    .iter()
+                    .chain(st.haves.get(&addr).map(|p| &p.binding))
+                    .map(|b| b.fqdn.clone())
+                    .collect();
+                if names
+                    .iter()
+                    .any(|n| st.busy_names.get(n).is_some_and(|a| *a != addr))
+                {
+                    st.blocked.push(addr);
+                    continue;
                 }
-                continue;
+                if let Some(w) = st.wants.get_mut(&addr) {
+                    w.renewed = false;
+                }
+                for n in &names {
+                    st.busy_names.insert(n.clone(), addr);
+                }
+                st.busy.insert(addr);
+                return Some((addr, job, generation));
             }
             let wait = st
                 .waiting
@@ -763,6 +785,10 @@ impl Inner {
             };
         }
         st.busy.remove(&addr);
+        st.busy_names.retain(|_, a| *a != addr);
+        for b in std::mem::take(&mut st.blocked) {
+            self.consider(st, b);
+        }
         let moved = st
             .wants
             .get(&addr)
@@ -1014,4 +1040,120 @@ fn domain_option(dhcp: &DhcpConfig, l: &Lease) -> Option<Name> {
         v = h.options.get(code::DOMAIN_NAME).or(v);
     }
     v.and_then(text_name)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The transport against fake servers on loopback: TCP after a
+    //! truncated UDP answer, and answers to signed requests that do not
+    //! verify.
+
+    use super::*;
+    use std::net::TcpListener;
+
+    fn request() -> Vec<u8> {
+        let u = tandem_ddns::Update {
+            zone: "home.".parse().unwrap(),
+            prerequisites: Vec::new(),
+            updates: Vec::new(),
+        };
+        u.to_wire(0)
+    }
+
+    /// The request's header turned into a response with `flags` and
+    /// `rcode`, no records.
+    fn answer(req: &[u8], tc: bool, rcode: u8) -> Vec<u8> {
+        let mut a = req[..12].to_vec();
+        a[2] = 0x80 | (req[2] & 0x78) | if tc { 0x02 } else { 0 };
+        a[3] = rcode;
+        a[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        a.extend_from_slice(&req[12..]);
+        // Keep only the zone section.
+        // \x04home\x00, type, class.
+        let zone_end = 12 + 6 + 4;
+        a.truncate(zone_end);
+        a
+    }
+
+    /// A UDP server that answers TC and a TCP server on the same port that
+    /// answers `rcode`.
+    fn truncating_server(rcode: u8) -> SocketAddr {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let udp = UdpSocket::bind(addr).unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            if let Ok((n, from)) = udp.recv_from(&mut buf) {
+                let _ = udp.send_to(&answer(&buf[..n], true, 0), from);
+            }
+        });
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = tcp.accept() {
+                let mut len = [0u8; 2];
+                s.read_exact(&mut len).unwrap();
+                let mut req = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                s.read_exact(&mut req).unwrap();
+                let a = answer(&req, false, rcode);
+                let mut out = (a.len() as u16).to_be_bytes().to_vec();
+                out.extend_from_slice(&a);
+                s.write_all(&out).unwrap();
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_truncated_answer_is_asked_again_over_tcp() {
+        let server = truncating_server(Rcode::NXRRSET.to_int());
+        let (rcode, _) = exchange(server, &request(), None, Duration::from_secs(2)).unwrap();
+        assert_eq!(rcode, Rcode::NXRRSET);
+    }
+
+    #[test]
+    fn an_unsigned_success_to_a_signed_request_is_not_believed() {
+        let key = Key::new(
+            "k.".parse().unwrap(),
+            tsig::Algorithm::HmacSha256,
+            vec![7u8; 32],
+        );
+        let server = truncating_server(0);
+        let e = exchange(server, &request(), Some(&key), Duration::from_secs(2)).unwrap_err();
+        assert!(e.contains("TSIG"), "{e}");
+        // An unsigned refusal is still a refusal (with the reason noted).
+        let server = truncating_server(Rcode::NOTAUTH.to_int());
+        let (rcode, note) =
+            exchange(server, &request(), Some(&key), Duration::from_secs(2)).unwrap();
+        assert_eq!(rcode, Rcode::NOTAUTH);
+        assert!(note.contains("TSIG"), "{note}");
+    }
+
+    #[test]
+    fn silence_and_refusal_are_reported() {
+        // A bound socket that never answers.
+        let quiet = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let e = exchange(
+            quiet.local_addr().unwrap(),
+            &request(),
+            None,
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(e.contains("no answer in 200 ms"), "{e}");
+        drop(quiet);
+        let closed = {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap()
+        };
+        let e = exchange(closed, &request(), None, Duration::from_millis(500)).unwrap_err();
+        assert!(e.contains("refused"), "{e}");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_limit() {
+        let mut cfg = DdnsConfig::new();
+        cfg.retry_min = Duration::from_secs(1);
+        cfg.retry_max = Duration::from_secs(10);
+        let waits: Vec<u64> = (1..=6).map(|n| backoff(&cfg, n).as_secs()).collect();
+        assert_eq!(waits, vec![1, 2, 4, 8, 10, 10]);
+    }
 }
