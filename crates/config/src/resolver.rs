@@ -27,6 +27,7 @@ pub(crate) struct RawResolver {
     rate_limit: Option<u32>,
     rate_limit_burst: Option<u32>,
     resolve_timeout_ms: Option<Spanned<u64>>,
+    stale_answer_client_timeout_ms: Option<u64>,
     tls_ca_file: Option<String>,
     #[serde(default)]
     forward_zone: Vec<RawForwardZone>,
@@ -106,6 +107,10 @@ pub struct ResolverConfig {
     pub rate_limit_burst: u32,
     /// How long one query may wait for upstreams in all.
     pub resolve_timeout: Duration,
+    /// After this long waiting, a client with a stale answer at hand gets
+    /// it while the upstreams are still being asked (RFC 8767 §5); `None`
+    /// turns it off.
+    pub stale_answer_client_timeout: Option<Duration>,
     /// PEM file of CA certificates for DNS over TLS, instead of the
     /// built-in Mozilla set.
     pub tls_ca_file: Option<PathBuf>,
@@ -251,6 +256,10 @@ pub(crate) fn validate(
         rate_limit,
         rate_limit_burst: raw.rate_limit_burst.unwrap_or(rate_limit.saturating_mul(2)),
         resolve_timeout,
+        stale_answer_client_timeout: match raw.stale_answer_client_timeout_ms.unwrap_or(1800) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        },
         tls_ca_file: raw.tls_ca_file.as_deref().map(|p| at.resolve(p)),
     })
 }

@@ -60,6 +60,16 @@ impl<W> Inflight<W> {
         self.map.remove(key).unwrap_or_default()
     }
 
+    /// Takes the waiters of `key` (to answer them stale, RFC 8767's
+    /// client response timer) while its upstream query goes on; later
+    /// identical questions still join it.
+    pub fn drain(&mut self, key: &Key) -> Vec<W> {
+        self.map
+            .get_mut(key)
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Distinct questions outstanding.
     pub fn len(&self) -> usize {
         self.map.len()

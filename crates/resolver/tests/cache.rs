@@ -285,6 +285,12 @@ fn coalescing_gives_one_upstream_query() {
     assert_eq!(f.join(&k, Some(4)), (Join::Full, Some(4)));
     assert_eq!(f.join(&key("b."), None), (Join::First, None));
     assert_eq!(f.join(&key("c."), Some(9)), (Join::Full, Some(9)));
+    assert_eq!(f.drain(&k), vec![1, 2, 3]);
+    assert_eq!(f.join(&k, Some(5)), (Join::Joined, None));
+    assert_eq!(f.finish(&k), vec![5]);
+    assert_eq!(f.join(&k, Some(1)), (Join::First, None));
+    assert_eq!(f.join(&k, Some(2)), (Join::Joined, None));
+    assert_eq!(f.join(&k, Some(3)), (Join::Joined, None));
     assert_eq!(f.finish(&k), vec![1, 2, 3]);
     assert!(f.finish(&k).is_empty());
 }

@@ -151,6 +151,7 @@ pub struct Forwarder {
     limiters: Option<Box<[Mutex<RateLimiter>]>>,
     limits: TtlLimits,
     resolve_timeout: Duration,
+    stale_client_timeout: Option<Duration>,
     tls: Option<TlsConnector>,
     runtime: tokio::runtime::Handle,
     epoch: Instant,
@@ -239,6 +240,9 @@ impl Forwarder {
             }),
             limits,
             resolve_timeout: cfg.resolve_timeout,
+            stale_client_timeout: cfg
+                .stale_answer_client_timeout
+                .filter(|_| cfg.serve_stale > 0),
             tls,
             runtime: tokio::runtime::Handle::current(),
             epoch: Instant::now(),
@@ -363,37 +367,51 @@ impl Forwarder {
     async fn resolve(self: Arc<Self>, key: Key) {
         let group = &self.groups[self.routes.group_for(&key.name)];
         let mut plan = Plan::new(group, self.now(), self.resolve_timeout.as_millis() as u64);
-        let mut answer: Option<Message> = None;
-        loop {
-            let next = {
-                let mut h = lock(&self.health);
-                plan.next(&mut h, group, self.now())
-            };
-            let Some((i, wait)) = next else { break };
-            self.counters
-                .upstream_queries
-                .fetch_add(1, Ordering::Relaxed);
-            let started = Instant::now();
-            match self.ask(i, &key, Duration::from_millis(wait)).await {
-                Ok(m) => {
-                    lock(&self.health).success(i, started.elapsed().as_micros() as u64);
-                    answer = Some(m);
-                    break;
-                }
-                Err(e) => {
-                    self.counters
-                        .upstream_failures
-                        .fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(
-                        "upstream {} for {} {}: {e}",
-                        self.servers[i].addr,
-                        key.name,
-                        key.qtype
-                    );
-                    lock(&self.health).failure(i, self.now());
+        let tries = async {
+            loop {
+                let next = {
+                    let mut h = lock(&self.health);
+                    plan.next(&mut h, group, self.now())
+                };
+                let Some((i, wait)) = next else { break None };
+                self.counters
+                    .upstream_queries
+                    .fetch_add(1, Ordering::Relaxed);
+                let started = Instant::now();
+                match self.ask(i, &key, Duration::from_millis(wait)).await {
+                    Ok(m) => {
+                        lock(&self.health).success(i, started.elapsed().as_micros() as u64);
+                        break Some(m);
+                    }
+                    Err(e) => {
+                        self.counters
+                            .upstream_failures
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(
+                            "upstream {} for {} {}: {e}",
+                            self.servers[i].addr,
+                            key.name,
+                            key.qtype
+                        );
+                        lock(&self.health).failure(i, self.now());
+                    }
                 }
             }
-        }
+        };
+        tokio::pin!(tries);
+        // RFC 8767 §5: a client that has waited `stale_client_timeout` gets
+        // the stale answer, if there is one, while the tries go on to
+        // refresh the cache.
+        let answer: Option<Message> = match self.stale_client_timeout {
+            Some(after) => tokio::select! {
+                m = &mut tries => m,
+                _ = tokio::time::sleep(after) => {
+                    self.answer_stale_waiters(&key);
+                    tries.await
+                }
+            },
+            None => tries.await,
+        };
         let now = self.now();
         let template = answer
             .as_ref()
@@ -425,6 +443,32 @@ impl Forwarder {
                             answer::error(&w.reply(), Rcode::SERVFAIL)
                         }
                     };
+                    w.answer(bytes);
+                }
+            }
+        }
+    }
+
+    /// Answers the waiters of `key` stale, if its entry has a stale answer
+    /// (the others go on waiting).
+    fn answer_stale_waiters(&self, key: &Key) {
+        let now = self.now();
+        let waiters = lock(&self.inflight).drain(key);
+        let mut left = Vec::new();
+        {
+            let mut shard = lock(self.shard(key));
+            for w in waiters {
+                match shard.stale(key, &w.reply(), now) {
+                    Some(bytes) => w.answer(bytes),
+                    None => left.push(w),
+                }
+            }
+        }
+        if !left.is_empty() {
+            let mut inflight = lock(&self.inflight);
+            for w in left {
+                if let (_, Some(w)) = inflight.join(key, Some(w)) {
+                    let bytes = answer::error(&w.reply(), Rcode::SERVFAIL);
                     w.answer(bytes);
                 }
             }

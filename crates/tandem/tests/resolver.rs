@@ -296,8 +296,11 @@ fn conditional_forwarding_and_rate_limit() {
     }
     let up = internet();
     let corp = Upstream::start("127.0.0.1", &[("corp.internal", CORP_INTERNAL.to_string())]);
+    // The first upstream listens nowhere (connections refused): tandem
+    // fails over to the second and then leaves the dead one alone.
+    let dead = free_port();
     let t = tandem_with(&format!(
-        r#"upstreams = ["127.0.0.1:{}"]
+        r#"upstreams = ["127.0.0.1:{dead}", "127.0.0.1:{}"]
 rate-limit = 5
 rate-limit-burst = 5
 
@@ -307,13 +310,32 @@ upstreams = ["127.0.0.1:{}"]
 "#,
         up.port, corp.port
     ));
+    let www = ask("127.0.0.1", t.port, &["www.example.test", "A"]);
+    assert_eq!(www.answer_data("A"), vec!["192.0.2.10"], "{}", www.raw);
+    let mail = ask("127.0.0.1", t.port, &["mail.example.test", "A"]);
+    assert_eq!(mail.answer_data("A"), vec!["192.0.2.20"], "{}", mail.raw);
+    // One failure made the dead upstream look slow (its RTT estimate is
+    // at least a timeout): the second query went straight to the live one.
+    let (_, status, _) = t.tandem(&["status", "--config", t.config.to_str().unwrap()]);
+    let srtt = |addr: String| -> f64 {
+        let at = status.find(&format!("{addr} srtt ")).expect(&status) + addr.len() + 6;
+        status[at..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(srtt(format!("127.0.0.1:{dead}")) >= 250.0, "{status}");
+    assert!(srtt(format!("127.0.0.1:{}", up.port)) < 250.0, "{status}");
+    assert!(status.contains("3 upstream queries (1 failed)"), "{status}");
     let db = ask("127.0.0.1", t.port, &["db.corp.internal", "A"]);
     assert_eq!(db.answer_data("A"), vec!["10.8.0.20"], "{}", db.raw);
     assert_eq!(up.queries("db.corp.internal", "A").len(), 0);
     assert_eq!(corp.queries("db.corp.internal", "A").len(), 1);
 
-    // Rate limit: 5 per second with a burst of 5 (one already spent).
-    // Thirty queries at once: about four are answered, the rest dropped.
+    // Rate limit: 5 per second with a burst of 5.
+    // Thirty queries at once: about five are answered, the rest dropped.
     std::thread::sleep(Duration::from_millis(1100));
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(400)))
@@ -335,6 +357,39 @@ upstreams = ["127.0.0.1:{}"]
             "NOERROR"
         );
     }
+}
+
+#[test]
+fn stale_answer_while_the_upstream_hangs() {
+    if !peers_present(&["named", "dig"]) {
+        return;
+    }
+    let up = internet();
+    // A second upstream that never answers: after the first, a query
+    // tries it (1 s, no RTT known yet) and then the first again.
+    let hole = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t = tandem_with(&format!(
+        "upstreams = [\"127.0.0.1:{}\", \"{}\"]\nresolve-timeout-ms = 5000\nstale-answer-client-timeout-ms = 300\n",
+        up.port,
+        hole.local_addr().unwrap()
+    ));
+    let short = ask("127.0.0.1", t.port, &["short.example.test", "A"]);
+    assert_eq!(short.answer_data("A"), vec!["192.0.2.99"], "{}", short.raw);
+    // The upstream stops answering (queries time out, no refusal).
+    up.proc.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(1100));
+    let started = Instant::now();
+    let stale = ask("127.0.0.1", t.port, &["short.example.test", "A"]);
+    let took = started.elapsed();
+    assert_eq!(stale.answer_data("A"), vec!["192.0.2.99"], "{}", stale.raw);
+    assert_eq!(ttl_of(&stale.answer[0]), 30, "{}", stale.raw);
+    // Answered after the client timer (0.3 s), before the tries end
+    // (1 s for the silent one, then 0.25 s or more for the stopped one).
+    assert!(
+        took >= Duration::from_millis(280) && took < Duration::from_millis(1150),
+        "{took:?}"
+    );
+    up.proc.signal(libc::SIGCONT);
 }
 
 /// What parity compares: status and the records without TTLs.
