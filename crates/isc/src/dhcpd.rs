@@ -33,9 +33,10 @@
 //! Access is never widened: a pool with a permit list (`allow members of`,
 //! `deny unknown-clients`, ...) or under a scope that refuses unknown
 //! clients is left out, and a host that must not boot is left out, both
-//! listed. The failover and DDNS statements (`failover peer`, a pool's
-//! `failover peer "..."`, `ddns-*`, `zone`) are listed as not yet
-//! translated; they arrive with their issues. Everything else that is not
+//! listed. The DDNS statements (`ddns-*`, `update-*`, `client-updates`,
+//! `zone`) become `[ddns]` ([`ddns`]); the failover statements (`failover
+//! peer`, a pool's `failover peer "..."`) are listed as not yet translated;
+//! they arrive with their issue. Everything else that is not
 //! translated is listed in [`DhcpImport::untranslated`] with its location
 //! and a reason; what is translated but needs a human look (a host name
 //! where an address belongs, the interfaces) is in [`DhcpImport::notes`].
@@ -62,9 +63,10 @@ use crate::parser::{parse_file_dialect, Statement};
 use crate::toml_text::{key, string, string_array};
 use crate::{IscError, Location};
 
-/// The reason given for the statements the failover and DDNS issues will
-/// translate.
-pub const NOT_YET: &str = "not yet translated (failover/DDNS issue)";
+mod ddns;
+
+/// The reason given for the statements the failover issue will translate.
+pub const NOT_YET: &str = "not yet translated (failover issue)";
 
 const UNSUPPORTED: &str = "no equivalent in tandem's [dhcp] configuration";
 const FILES: &str = "tandem keeps its own files under [server] state-dir";
@@ -139,6 +141,7 @@ pub fn import_dhcpd_statements(
         hosts: Vec::new(),
         host_names: HashMap::new(),
         classes: Vec::new(),
+        ddns: ddns::Ddns::default(),
         stray_pools: Vec::new(),
     };
     im.definitions_in(stmts);
@@ -353,6 +356,7 @@ struct Importer {
     /// Every host declaration's name, translated or not.
     host_names: HashMap<String, Location>,
     classes: Vec<Class>,
+    ddns: ddns::Ddns,
     /// Pools found directly in a shared-network, placed once its subnets
     /// are known: the pool, its statement's report entry and place, the
     /// index of the shared-network's first subnet, and its name.
@@ -582,7 +586,8 @@ impl Importer {
                     "subclasses (match by a computed value) are not supported; tandem classes match the vendor or user class",
                 ),
                 "key" => self.key(st)?,
-                "failover" | "zone" => self.skip(st, NOT_YET),
+                "failover" => self.skip(st, NOT_YET),
+                "zone" => self.ddns_zone(st, kind),
                 "subnet6" => self.skip(st, DHCPV6),
                 "pool" if kind == Block::SharedNetwork => {}
                 "pool" => self.skip(st, "a pool belongs in a subnet or shared-network"),
@@ -708,11 +713,11 @@ impl Importer {
             "match" | "spawn" | "lease" if kind == Block::Class => {
                 self.skip(st, "not supported in a tandem class")
             }
-            "failover" | "zone" | "update-static-leases" | "update-optimization"
-            | "update-conflict-detection" | "do-forward-updates" | "update-stateless-leases" => {
-                self.skip(st, NOT_YET)
-            }
-            k if k.starts_with("ddns-") || k.starts_with("ddns6-") => self.skip(st, NOT_YET),
+            "failover" => self.skip(st, NOT_YET),
+            "update-static-leases" | "update-optimization" | "update-conflict-detection"
+            | "do-forward-updates" | "do-reverse-updates" | "fqdn-reply"
+            | "update-stateless-leases" => self.ddns_param(st, kind),
+            k if k.starts_with("ddns-") || k.starts_with("ddns6-") => self.ddns_param(st, kind),
             "log-facility" => self.skip(st, "tandem logs to stderr; TANDEM_LOG sets the level"),
             "lease-file-name" | "pid-file-name" | "db-time-format" | "lease-id-format" => {
                 self.skip(st, FILES)
@@ -797,7 +802,7 @@ impl Importer {
             ["unknown-clients"] | ["unknown", "clients"] => self.close(st, kind, scope),
             ["booting"] => self.close(st, kind, scope),
             ["bootp"] => self.skip(st, "BOOTP clients are not translated"),
-            ["client-updates"] => self.skip(st, NOT_YET),
+            ["client-updates"] => self.ddns_client_updates(st, &verb, kind),
             ["duplicates"] | ["declines"] | ["leasequery"] => self.skip(st, UNSUPPORTED),
             _ => self.skip(st, "this permit belongs in a pool"),
         }
@@ -870,7 +875,12 @@ impl Importer {
                     (name, kind, false)
                 }
                 Some(Known::ServerOwned { why, .. }) => return Err(why.to_string()),
-                None if lower.starts_with("fqdn.") => return Err(NOT_YET.into()),
+                None if lower.starts_with("fqdn.") => {
+                    return Err(
+                        "tandem answers option 81 itself ([ddns] client-updates, fqdn-reply)"
+                            .into(),
+                    )
+                }
                 None if lower.contains('.') => {
                     return Err(
                         "options in their own option space (SPACE.NAME) are not supported".into(),
@@ -1295,7 +1305,7 @@ impl Importer {
                             "BOOTP client permits are not translated; the pool is kept for DHCP clients",
                         ),
                         ["bootp"] => self.skip(c, "BOOTP clients are not translated"),
-                        ["client-updates"] => self.skip(c, NOT_YET),
+                        ["client-updates"] => self.ddns_client_updates(c, &kw, Block::Pool),
                         ["all", "clients"] if kw == "allow" => {}
                         _ => {
                             let why = format!(
@@ -1717,6 +1727,7 @@ impl Importer {
             ));
             options_table(&mut t, "dhcp.class.options", &c.options);
         }
+        t.push_str(&self.ddns_section());
         if options.interfaces.is_empty() {
             let e = Untranslated {
                 loc: Location {

@@ -93,7 +93,7 @@ const INTERFACES_NOTE: &str = "dhcpd.conf does not name interfaces (dhcpd takes 
 fn seed_primary_imports_to_the_expected_toml() {
     let im = import_fixture("dhcpd.conf", &DhcpdImportOptions::default());
     let want = r#"# tandem configuration imported from {dir}/dhcpd.conf by tandem-isc.
-# 5 statement(s) were not translated; they are listed at the end.
+# 2 statement(s) were not translated; they are listed at the end.
 # 2 translated statement(s) should be checked; they are listed at the end.
 
 [server]
@@ -125,17 +125,26 @@ routers = "router.home"
 [[dhcp.subnet.pool]]
 range = "192.168.0.15 - 192.168.0.245"
 
+[ddns]
+ddns-update-style = "standard"
+
+[[ddns.zone]]
+name = "home."
+primary = ["192.168.0.254"]
+secondary = ["192.168.0.253"]
+key = "DHCP_UPDATER"
+
+[[ddns.zone]]
+name = "0.168.192.in-addr.arpa."
+primary = ["192.168.0.254"]
+secondary = ["192.168.0.253"]
+key = "DHCP_UPDATER"
+
 # Not translated:
-#   {dir}/dhcpd.conf:5:1: ddns-update-style standard;
-#     not yet translated (failover/DDNS issue)
-#   {dir}/dhcpd.conf:14:1: zone home. { primary 192.168.0.254; secondary 192.168.0.253; key DHCP_UPDATER; };
-#     not yet translated (failover/DDNS issue)
-#   {dir}/dhcpd.conf:20:1: zone 0.168.192.in-addr.arpa. { primary 192.168.0.254; secondary 192.168.0.253; key DHCP_UPDATER; };
-#     not yet translated (failover/DDNS issue)
 #   {dir}/dhcpd.conf:26:1: failover peer "dhcp-failover" { primary; address 192.168.0.254; port 647; peer address 192.168.0.253; peer port 647; max-response-delay 30; max-unacked-updat...
-#     not yet translated (failover/DDNS issue)
+#     not yet translated (failover issue)
 #   {dir}/dhcpd.conf:43:5: failover peer "dhcp-failover";
-#     not yet translated (failover/DDNS issue)
+#     not yet translated (failover issue)
 
 # Translated, but check:
 #   {dir}/dhcpd.conf:0:0: interfaces = []
@@ -147,14 +156,15 @@ range = "192.168.0.15 - 192.168.0.245"
     assert_eq!(im.toml, want.replace("{dir}", &dir.display().to_string()));
     assert_eq!(im.keys.len(), 1);
     assert_eq!(im.key_files, vec![dir.join("dhcpd.conf")]);
-    // Each failover and DDNS statement is listed, none dropped.
+    // Each failover statement is listed, none dropped; the DDNS ones are
+    // translated.
     let later: Vec<(u32, u32)> = im
         .untranslated
         .iter()
         .filter(|u| u.reason == NOT_YET)
         .map(|u| (u.loc.line, u.loc.col))
         .collect();
-    assert_eq!(later, [(5, 1), (14, 1), (20, 1), (26, 1), (43, 5)]);
+    assert_eq!(later, [(26, 1), (43, 5)]);
     assert_eq!(im.untranslated.len(), later.len());
 }
 
@@ -173,17 +183,8 @@ fn seed_secondary_differs_only_in_its_failover_peer() {
         .iter()
         .map(|u| (u.loc.line, u.reason.as_str()))
         .collect();
-    assert_eq!(
-        got,
-        [
-            (6, NOT_YET),
-            (15, NOT_YET),
-            (21, NOT_YET),
-            (27, NOT_YET),
-            (42, NOT_YET)
-        ]
-    );
-    assert!(secondary.untranslated[3]
+    assert_eq!(got, [(27, NOT_YET), (42, NOT_YET)]);
+    assert!(secondary.untranslated[0]
         .statement
         .starts_with("failover peer \"dhcp-failover\" { secondary; address 192.168.0.253;"));
 }
@@ -421,13 +422,12 @@ fn rich_conf_untranslated_and_notes() {
     );
     let want: Vec<(u32, u32, &str)> = vec![
         (14, 1, "tandem logs to stderr; TANDEM_LOG sets the level"),
-        (15, 1, NOT_YET),
         (16, 1, "no equivalent in tandem's [dhcp] configuration"),
         (36, 1, record),
         (45, 1, &site_record),
         (63, 1, "class oui: the class is left out: only substring(option vendor-class-identifier, 0, N) = \"TEXT\", option vendor-class-identifier = \"TEXT\" and option user-class = \"TEXT\" are translated, not match if substring (hardware, 1, 3) = 00:11:22;"),
         (72, 3, "the BOOTP boot fields (file, siaddr, sname) are not in tandem's configuration; the options tftp-server-name and bootfile-name are"),
-        (73, 3, NOT_YET),
+        (73, 3, "tandem's DDNS settings are server-wide ([ddns]); a value for one subnet is not translated"),
         (80, 5, "BOOTP client permits are not translated; the pool is kept for DHCP clients"),
         (83, 3, &pxe_pool),
         (85, 5, "tandem pools serve every client; the pool is left out (failing closed)"),
@@ -631,7 +631,7 @@ hardware-address = "00:00:00:00:00:0f""#;
             ("fixed-address 192.168.9.9;", "host d: 192.168.9.9 is in no subnet, so dhcpd never hands it out; the host is kept without it"),
             ("host e { hardware token-ring 00:00:00:00:00:0e; };", "host e has neither hardware ethernet nor dhcp-client-identifier (tandem could not match it to a client)"),
             ("hardware token-ring 00:00:00:00:00:0e;", "host e: only ethernet hardware addresses are translated, not token-ring"),
-            ("ddns-hostname \"eff\";", NOT_YET),
+            ("ddns-hostname \"eff\";", "tandem names a client from its option 81, then option 12, then its reservation's hostname, then [ddns] generated-name; ddns-hostname is not translated"),
         ]
     );
     // use-host-decl-names: the declaration's name, unless host-name says otherwise.
@@ -735,7 +735,7 @@ option signed code 203 = signed integer 8;
         ("option space site;", "option spaces are not supported"),
         ("option site.thing code 1 = text;", "options in their own option space (SPACE.NAME) are not supported"),
         ("option site.thing \"x\";", "its definition at /etc/dhcp/dhcpd.conf:7:1 is not translated: options in their own option space (SPACE.NAME) are not supported"),
-        ("option fqdn.no-client-update on;", NOT_YET),
+        ("option fqdn.no-client-update on;", "tandem answers option 81 itself ([ddns] client-updates, fqdn-reply)"),
         ("option dhcp-lease-time 600;", "tandem sets option 51 from the lease times (default-lease-time, max-lease-time, min-lease-time)"),
         ("option dhcp-client-identifier \"x\";", "a client identifier names one client: tandem takes it only in a host (client-id)"),
         ("option my-id code 61 = string;", "option 61 cannot be defined in tandem: a client identifier names one client: tandem takes it only in a host (client-id)"),
@@ -907,7 +907,7 @@ fn combined_with_a_named_conf_import() {
     let toml = combine(Some(&named), Some(&dhcp)).unwrap();
     let conf = fixture_dir().join("dhcpd.conf");
     assert!(toml.starts_with(&format!(
-        "# tandem configuration imported from /etc/bind/named.conf and {} by tandem-isc.\n# 5 statement(s) were not translated; they are listed at the end.\n# 1 translated statement(s) should be checked; they are listed at the end.\n\n[server]\nstate-dir = \"state\"\n\n[dns]\nlisten = [\"192.168.0.254:53\"]\n\n# TSIG keys, inlined from /etc/bind/named.conf.\n",
+        "# tandem configuration imported from /etc/bind/named.conf and {} by tandem-isc.\n# 2 statement(s) were not translated; they are listed at the end.\n# 1 translated statement(s) should be checked; they are listed at the end.\n\n[server]\nstate-dir = \"state\"\n\n[dns]\nlisten = [\"192.168.0.254:53\"]\n\n# TSIG keys, inlined from /etc/bind/named.conf.\n",
         conf.display()
     )), "{toml}");
     // The key both files hold is written once (dhcpd's long algorithm name
@@ -923,6 +923,8 @@ fn combined_with_a_named_conf_import() {
         t["key"][0]["secret"].as_str(),
         Some("aG9tZSBkZG5zIP///yBzZWNyZXQh")
     );
+    // The seed's zone statements, signed with the shared key.
+    assert_eq!(t["ddns"]["zone"][0]["key"].as_str(), Some("DHCP_UPDATER"));
     // Either import alone gives its own file; nothing from the other.
     assert_eq!(combine(Some(&named), None).unwrap(), named.toml);
     assert_eq!(combine(None, Some(&dhcp)).unwrap(), dhcp.toml);
