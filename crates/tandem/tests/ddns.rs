@@ -447,3 +447,74 @@ fn the_fqdn_option_is_answered_and_published() {
     wait_answer(&srv, (SRV, 53), "desk.home", "A", &[s(addr)]);
     wait_answer(&srv, (SRV, 53), &s(addr), "PTR", &[s("desk.home.")]);
 }
+
+/// The seed's own files, imported: its dhcpd.conf (`ddns-update-style
+/// standard`, the `zone` statements with key DHCP_UPDATER) and a
+/// named.conf like its named.conf.local (both zones, `allow-update { key
+/// DHCP_UPDATER; }`). The imported tandem.toml serves DHCP and DNS, and a
+/// client's name reaches the zone with no edit.
+#[test]
+fn the_seeds_dhcpd_conf_and_named_conf_import_into_names_in_dns() {
+    if !can_run(&["dhclient"]) {
+        return;
+    }
+    let lab = Lab::new("ddnsimp");
+    let srv = lab.add_host("srv", Some("192.168.0.254/24"));
+    let cli = lab.add_host("cli", None);
+    let bind = lab.dir().join("bind");
+    std::fs::create_dir_all(&bind).unwrap();
+    for f in ["home.zone", "db.0.168.192.in-addr.arpa"] {
+        std::fs::copy(examples().join(f), bind.join(f)).unwrap();
+    }
+    // The key is the one the fixture dhcpd.conf holds.
+    std::fs::write(
+        bind.join("named.conf"),
+        format!(
+            "options {{ directory \"{}\"; listen-on {{ 192.168.0.254; }}; }};\n\
+             key \"DHCP_UPDATER\" {{ algorithm hmac-md5; secret \"aG9tZSBkZG5zIP///yBzZWNyZXQh\"; }};\n\
+             zone \"home\" {{ type master; file \"home.zone\"; allow-transfer {{ 192.168.0.253; }}; allow-update {{ key DHCP_UPDATER; }}; }};\n\
+             zone \"0.168.192.in-addr.arpa\" {{ type master; file \"db.0.168.192.in-addr.arpa\"; allow-transfer {{ 192.168.0.253; }}; allow-update {{ key DHCP_UPDATER; }}; }};\n",
+            bind.display()
+        ),
+    )
+    .unwrap();
+    let dhcpd_conf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../isc/tests/fixtures/dhcp/dhcpd.conf");
+    let out_dir = lab.dir().join("imported");
+    let out = Command::new(tandem_bin())
+        .args(["import-isc", "--named-conf"])
+        .arg(bind.join("named.conf"))
+        .arg("--dhcpd-conf")
+        .arg(&dhcpd_conf)
+        .args(["--interface", &srv.iface, "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let toml = std::fs::read_to_string(out_dir.join("tandem.toml")).unwrap();
+    assert!(toml.contains("[[ddns.zone]]\nname = \"home.\""), "{toml}");
+    let mut c = srv.command(tandem_bin());
+    c.args(["serve", "--config"])
+        .arg(out_dir.join("tandem.toml"));
+    let mut tandem = Proc::spawn("tandem", c, "tandem ready:");
+    let mut client = Client::start(
+        ClientKind::Dhclient,
+        &cli,
+        ClientOptions {
+            hostname: Some("laptop".into()),
+            ..ClientOptions::default()
+        },
+    );
+    let addr = client.wait_lease(LEASE_TIMEOUT).address;
+    wait_answer(&srv, (SRV, 53), "laptop.home", "A", &[s(addr)]);
+    wait_answer(&srv, (SRV, 53), &s(addr), "PTR", &[s("laptop.home.")]);
+    tandem.wait_for(
+        &format!("Added new forward map from laptop.home. to {addr}"),
+        Duration::from_secs(5),
+    );
+}
