@@ -467,7 +467,15 @@ impl Forwarder {
         if !left.is_empty() {
             let mut inflight = lock(&self.inflight);
             for w in left {
-                if let (_, Some(w)) = inflight.join(key, Some(w)) {
+                // Called from the key's own resolution, so the key is still
+                // in flight and the waiter joins it; anything else would
+                // strand the waiter, so it is answered instead.
+                let stranded = match inflight.join(key, Some(w)) {
+                    (Join::Joined, _) => Vec::new(),
+                    (Join::First, _) => inflight.finish(key),
+                    (Join::Full, back) => back.into_iter().collect(),
+                };
+                for w in stranded {
                     let bytes = answer::error(&w.reply(), Rcode::SERVFAIL);
                     w.answer(bytes);
                 }
