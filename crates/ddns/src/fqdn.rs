@@ -84,8 +84,9 @@ impl ClientFqdn {
             flags: *flags,
             rcode1: *rcode1,
             rcode2: *rcode2,
+            // The root alone is no name at all: "choose one for me".
+            absolute: absolute && !labels.is_empty(),
             labels,
-            absolute,
         })
     }
 
@@ -261,6 +262,12 @@ mod tests {
         assert_eq!(a.encode(), b"\x01\0\0laptop.home.");
         let empty = ClientFqdn::parse(b"\x01\0\0").unwrap();
         assert!(empty.labels.is_empty());
+        // The root alone is the empty name too (found by the fuzzer).
+        for v in [&b"\x05\0\0\0"[..], b"\x01\0\0."] {
+            let root = ClientFqdn::parse(v).unwrap();
+            assert!(root.labels.is_empty() && !root.absolute);
+            assert_eq!(ClientFqdn::parse(&root.encode()).unwrap(), root);
+        }
     }
 
     #[test]
