@@ -149,6 +149,21 @@ impl FailoverPeer {
     }
 }
 
+/// The relationship (index into [`crate::DhcpConfig::failover`]) whose
+/// pool holds `addr`, if any.
+pub fn relationship_of(config: &crate::DhcpConfig, addr: Ipv4Addr) -> Option<usize> {
+    if config.failover.is_empty() {
+        return None;
+    }
+    let (si, s) = config
+        .subnets
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.contains(addr))?;
+    let pi = s.pools.iter().position(|p| p.contains(addr))?;
+    config.failover.iter().position(|f| f.pools.contains(&(si, pi)))
+}
+
 /// What the relationship's state lets this server do
 /// (ISC's `dhcp_failover_set_service_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

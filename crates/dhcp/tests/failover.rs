@@ -165,14 +165,14 @@ fn dora(e: &mut Engine, role: Role, hw: [u8; 6], now: u64) -> Lease {
 /// balancing does, and returns the BACKUP leases.
 fn backup_leases(now: u64) -> Vec<Lease> {
     let mut p = engine(Role::Primary, Service::LoadBalanced);
-    p.balance(0, now).given
+    p.balance(0, now, true).given
 }
 
 #[test]
 fn in_normal_discovers_are_split_by_the_hash() {
     let mut e = engine(Role::Primary, Service::LoadBalanced);
     // The secondary holds addresses, so load balancing applies.
-    let b = e.balance(0, NOW);
+    let b = e.balance(0, NOW, true);
     assert_eq!(b.given.len(), 10);
     let mine = mac_for(true, 0);
     let theirs = mac_for(false, 0);
@@ -206,7 +206,7 @@ fn in_normal_discovers_are_split_by_the_hash() {
 #[test]
 fn the_client_identifier_is_hashed_when_present() {
     let mut e = engine(Role::Primary, Service::LoadBalanced);
-    e.balance(0, NOW);
+    e.balance(0, NOW, true);
     let hw = [0x02, 0, 0, 0, 0, 1];
     let id = (0..=255u8)
         .map(|n| vec![1, 9, 9, 9, 9, 9, n])
@@ -255,7 +255,7 @@ fn the_secondary_allocates_only_backup_addresses() {
 #[test]
 fn the_primary_does_not_touch_backup_addresses() {
     let mut p = engine(Role::Primary, Service::Alone);
-    let backup: Vec<Ipv4Addr> = p.balance(0, NOW).given.iter().map(|l| l.addr).collect();
+    let backup: Vec<Ipv4Addr> = p.balance(0, NOW, true).given.iter().map(|l| l.addr).collect();
     for n in 0..10 {
         let l = dora(&mut p, Role::Primary, mac_for(n % 2 == 0, n), NOW);
         assert!(!backup.contains(&l.addr));
@@ -301,7 +301,7 @@ fn communications_interrupted_renews_anyone_and_allocates_its_own() {
     let theirs = mac_for(false, 0);
     let granted = dora(&mut s, Role::Secondary, theirs, NOW);
     let mut p = engine(Role::Primary, Service::LoadBalanced);
-    p.balance(0, NOW);
+    p.balance(0, NOW, true);
     p.store_peer_binding(granted.clone());
     // Then the secondary is gone: the primary renews that client ...
     set(&mut p, Service::Alone);
@@ -360,7 +360,7 @@ fn lease_times_are_limited_by_the_mclt_until_the_partner_knows() {
 #[test]
 fn partner_down_takes_the_partners_addresses_after_the_mclt() {
     let mut p = engine(Role::Primary, Service::LoadBalanced);
-    p.balance(0, NOW);
+    p.balance(0, NOW, true);
     for n in 0..10 {
         dora(&mut p, Role::Primary, mac_for(true, n), NOW);
     }
@@ -410,17 +410,17 @@ fn an_ack_of_an_old_version_does_not_free_a_renewed_address() {
 #[test]
 fn pool_balancing_gives_half_and_then_nothing() {
     let mut p = engine(Role::Primary, Service::LoadBalanced);
-    let b = p.balance(0, NOW);
+    let b = p.balance(0, NOW, true);
     assert_eq!(b.given.len(), 10);
     assert!(b.given.iter().all(|l| l.state == BindingState::Backup));
     assert!(!b.short);
     assert!(b.log[1].text.starts_with("balanced pool"), "{:?}", b.log);
     let shares = p.pool_shares(0, NOW);
     assert_eq!((shares[0].free, shares[0].backup), (10, 10));
-    assert!(p.balance(0, NOW + 60).given.is_empty());
+    assert!(p.balance(0, NOW + 60, true).given.is_empty());
     // A secondary short of addresses says so.
     let mut s = engine(Role::Secondary, Service::LoadBalanced);
-    assert!(s.balance(0, NOW).short);
+    assert!(s.balance(0, NOW, true).short);
 }
 
 #[test]

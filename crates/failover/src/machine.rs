@@ -190,9 +190,25 @@ pub struct Relationship {
     answering: Option<u32>,
     /// We sent UPDREQ/UPDREQALL and wait for UPDDONE.
     requested: bool,
-    /// After a restart every lease is sent once, as we cannot know which
-    /// the partner has.
+    /// After a restart, every lease the partner may not have (see
+    /// [`unacked`]) is sent once on the first link.
     resend_all: bool,
+}
+
+/// Whether the partner may not know this version of the lease, the rule
+/// ISC applies after a restart and for UPDREQ: its potential expiry was
+/// never acknowledged (`tstp > atsfp`; every local change clears `atsfp`,
+/// an acknowledgement sets it to `tstp`, a binding from the partner sets
+/// both to the partner's potential expiry), or it is expired, released or
+/// reset. Re-sending everything instead is not harmless: an old FREE or
+/// BACKUP whose potential expiry has passed would overwrite a binding the
+/// partner made since, which ISC accepts.
+pub fn unacked(l: &Lease) -> bool {
+    l.tstp > l.atsfp
+        || matches!(
+            l.state,
+            BindingState::Expired | BindingState::Released | BindingState::Reset
+        )
 }
 
 fn name(s: FailoverState) -> &'static str {
@@ -784,9 +800,9 @@ impl Relationship {
                 self.pump(out, now, leases);
             }
             MessageType::UpdReq => {
-                // We keep no ack history across restarts; replaying what is
-                // queued plus everything changed is the safe reading.
-                for l in leases.all() {
+                // What the partner may not have: never acknowledged, or in
+                // transition (ISC's dhcp_failover_generate_update_queue).
+                for l in leases.all().iter().filter(|l| unacked(l)) {
                     self.enqueue(l.addr);
                 }
                 self.answering = Some(m.xid);
@@ -936,7 +952,7 @@ impl Relationship {
         );
         if self.resend_all {
             self.resend_all = false;
-            for l in leases.all() {
+            for l in leases.all().iter().filter(|l| unacked(l)) {
                 self.enqueue(l.addr);
             }
         }
@@ -969,7 +985,18 @@ impl Relationship {
         if let Some(t) = m.stos() {
             self.partner_stos = u64::from(t);
         }
-        if before != peer {
+        // ISC logs a STATE that repeats the partner's known state too when
+        // it is in one of the states that such a STATE can end (a partner
+        // back from a restart: "peer moves from normal to normal").
+        let repeat_matters = matches!(
+            self.current(),
+            S::PartnerDown
+                | S::CommunicationsInterrupted
+                | S::ResolutionInterrupted
+                | S::Recover
+                | S::ConflictDone
+        );
+        if before != peer || repeat_matters {
             self.log(
                 out,
                 false,
@@ -1200,21 +1227,33 @@ impl Relationship {
         let current = _leases
             .get(update.addr)
             .unwrap_or_else(|| Lease::new(update.addr, BindingState::Free));
-        // Dueling updates: our own newer update for the same address is in
-        // flight. An active binding beats a non-active one; between two
-        // active ones the later CLTT wins, ties to the primary.
+        // Dueling updates: our own update for the same address is in
+        // flight, and both sides must pick the same winner. ISC's
+        // `failover_lease_is_better` does not always: for an active binding
+        // at one side and a released one at the other, or an active one
+        // against an expired one, each side can take the other's, and the
+        // tables never agree again. tandem decides the same way on both
+        // sides from the two versions alone:
+        // - both name the same client: the later transaction (CLTT) wins;
+        // - both active: the later CLTT, ties to the primary's;
+        // - one active: the active one (never free an address in use);
+        // - neither: the primary's.
         if self.in_flight.values().any(|(a, _, _)| *a == update.addr) {
-            let ours_wins = match (
-                current.state == BindingState::Active,
-                update.state == BindingState::Active,
-            ) {
-                (true, false) => true,
-                (false, true) => false,
-                _ => {
-                    let theirs = update.cltt.unwrap_or(0);
-                    current.cltt > theirs
-                        || (current.cltt == theirs && self.config.role == Role::Primary)
-                }
+            let theirs = update.cltt.unwrap_or(0);
+            let primary = self.config.role == Role::Primary;
+            let same_client = update.hw.clone().flatten() == current.hw
+                && update.client_id == current.client_id
+                && current.hw.is_some();
+            let ours_active = current.state == BindingState::Active;
+            let theirs_active = update.state == BindingState::Active;
+            let ours_wins = if same_client && current.cltt != theirs {
+                current.cltt > theirs
+            } else if ours_active && theirs_active {
+                current.cltt > theirs || (current.cltt == theirs && primary)
+            } else if ours_active != theirs_active {
+                ours_active
+            } else {
+                primary
             };
             if ours_wins {
                 let ack = build::bndack(

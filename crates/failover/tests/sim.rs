@@ -138,12 +138,15 @@ impl Sim {
                 }
                 Action::CloseLink => self.drop_link(),
                 Action::Persist(p) => self.nodes[i].saved = Some(p),
-                Action::StoreBinding { xid, lease } => {
+                Action::StoreBinding { xid, mut lease } => {
                     let addr = lease.addr;
+                    // As the engine stores it: both sides know this version.
+                    lease.tstp = lease.atsfp;
+                    trace(self.now, i, || format!("stores {addr} {:?} start {}", lease.state, lease.start));
                     self.nodes[i].leases.0.insert(addr, lease);
                     follow.push(Event::BindingStored { xid, addr });
                 }
-                Action::Acked { addr, tstp, .. } => {
+                Action::Acked { addr, tstp, state } => {
                     // What the partner acknowledged is in its table: the
                     // potential expiry we sent, or a binding at least as
                     // new (the simulation's leases start 300 s before
@@ -155,6 +158,17 @@ impl Sim {
                             .is_some_and(|t| t.tsfp >= tstp || t.start + 300 >= tstp),
                         "node {i}: {addr} acked (tstp {tstp}) but the partner has {theirs:?}"
                     );
+                    // As the engine does: the partner knows this potential
+                    // expiry now; an acknowledged release frees the address.
+                    if let Some(l) = self.nodes[i].leases.0.get_mut(&addr) {
+                        if l.tstp == tstp {
+                            l.atsfp = tstp;
+                            l.tsfp = tstp;
+                        }
+                        if l.state == state && state == BindingState::Released {
+                            l.state = BindingState::Free;
+                        }
+                    }
                 }
                 Action::Balance { poolreq } => follow.push(Event::Balanced {
                     poolreq,
@@ -219,6 +233,17 @@ impl Sim {
                     Ok(None) => break,
                     Err(e) => panic!("framing error: {e}"),
                 };
+                if matches!(m.kind, tandem_failover::MessageType::BndUpd | tandem_failover::MessageType::BndAck) {
+                    trace(self.now, f.to, || format!(
+                        "gets {} {} xid {} {:?} start {:?} reject {:?}",
+                        m.kind.name(),
+                        m.assigned_address().map(|a| a.to_string()).unwrap_or_default(),
+                        m.xid,
+                        m.binding_status(),
+                        m.stos(),
+                        m.reject_reason()
+                    ));
+                }
                 self.event(f.to, Event::Received(m));
                 if f.epoch != self.epoch {
                     break;
@@ -306,8 +331,16 @@ impl Sim {
             atsfp: 0,
             tsfp: 0,
         };
+        trace(self.now, i, || format!("grants {a} {:?} start {} ({service:?})", lease.state, lease.start));
         self.nodes[i].leases.0.insert(a, lease.clone());
         self.event(i, Event::LeaseChanged(lease));
+    }
+}
+
+/// A line of the schedule's story when `SIM_TRACE` is set.
+fn trace(now: u64, node: usize, what: impl FnOnce() -> String) {
+    if std::env::var_os("SIM_TRACE").is_some() {
+        eprintln!("{} node{node} {}", now - T0, what());
     }
 }
 

@@ -32,6 +32,7 @@ pub(super) struct Grant {
     /// What the partner has acknowledged, carried over from the address's
     /// previous binding (lowered to `tstp` when that is earlier).
     pub tsfp: u64,
+    /// 0: this version is not acknowledged yet.
     pub atsfp: u64,
 }
 
@@ -70,20 +71,7 @@ impl Engine {
     /// The relationship whose pool holds `addr`, as an index into
     /// [`crate::DhcpConfig::failover`].
     pub fn failover_peer_of(&self, addr: Ipv4Addr) -> Option<usize> {
-        if self.config.failover.is_empty() {
-            return None;
-        }
-        let (si, s) = self
-            .config
-            .subnets
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.contains(addr))?;
-        let pi = s.pools.iter().position(|p| p.contains(addr))?;
-        self.config
-            .failover
-            .iter()
-            .position(|f| f.pools.contains(&(si, pi)))
+        crate::failover::relationship_of(&self.config, addr)
     }
 
     /// Tells the engine what relationship `peer` allows now. Until it is
@@ -110,9 +98,11 @@ impl Engine {
     /// Installs a binding the partner sent (already merged with our
     /// version of the address by the relationship). Returns it, to be made
     /// durable before it is acknowledged.
-    pub fn store_peer_binding(&mut self, lease: Lease) -> Lease {
+    pub fn store_peer_binding(&mut self, mut lease: Lease) -> Lease {
         // Whatever we offered on this address is void now.
         self.offers.remove(&lease.addr);
+        // Both sides know this version: nothing to send after a restart.
+        lease.tstp = lease.atsfp;
         self.store(lease.clone());
         lease
     }
@@ -185,6 +175,7 @@ impl Engine {
         let mut l = l;
         l.state = BindingState::Backup;
         l.tstp = now;
+        l.atsfp = 0;
         l.start = now;
         l.hostname = None;
         self.store(l.clone());
@@ -197,8 +188,9 @@ impl Engine {
     /// addresses, first those whose last client the partner serves by
     /// hash, then the oldest, and keeps a hold of `max-lease-ownership`
     /// percent. Only the side with the surplus gives; the short side
-    /// learns it should send POOLREQ.
-    pub fn balance(&mut self, peer: usize, now: u64) -> Balance {
+    /// learns it should send POOLREQ (`ask`: whether it may, which ISC
+    /// allows only on its periodic rebalance).
+    pub fn balance(&mut self, peer: usize, now: u64, ask: bool) -> Balance {
         let mut out = Balance::default();
         let Some(cfg) = self.config.failover.get(peer).cloned() else {
             return out;
@@ -221,9 +213,8 @@ impl Engine {
             let thresh = ((total * u64::from(cfg.max_lease_misbalance) + 50) / 100) as i64;
             let hold = ((total * u64::from(cfg.max_lease_ownership) + 50) / 100) as i64;
             let panic = if thresh == 0 { -1 } else { -2 * thresh };
-            if lts < panic {
-                out.short = true;
-            }
+            let short = ask && lts < panic;
+            out.short |= short;
             out.log.push(LogLine {
                 warn: false,
                 text: format!(
@@ -232,7 +223,7 @@ impl Engine {
                     share.total,
                     share.free,
                     share.backup,
-                    if lts < panic {
+                    if short {
                         "  (requesting peer rebalance!)"
                     } else {
                         ""
@@ -298,6 +289,7 @@ impl Engine {
                     .unwrap_or_else(|| Lease::new(a, mine));
                 l.state = theirs;
                 l.tstp = now;
+                l.atsfp = 0;
                 l.start = now;
                 l.hostname = None;
                 self.store(l.clone());
@@ -535,14 +527,15 @@ impl Engine {
     ) -> Option<Grant> {
         let peer = self.failover_peer_of(addr)?;
         let mclt = self.failover[peer].mclt;
-        let (tsfp, atsfp) = self.leases.get(&addr).map_or((0, 0), |l| (l.tsfp, l.atsfp));
+        let tsfp = self.leases.get(&addr).map_or(0, |l| l.tsfp);
         let granted = mclt_lease_time(desired, tsfp, mclt, now);
         let tstp = potential_expiry(now, desired, granted);
         Some(Grant {
             granted,
             tstp,
             tsfp: tsfp.min(tstp),
-            atsfp,
+            // A new version: the partner has not acknowledged it.
+            atsfp: 0,
         })
     }
 }
