@@ -48,6 +48,17 @@ async fn session(stream: UnixStream, shared: Arc<Shared>) -> std::io::Result<()>
             }
             "status" => shared.status(),
             "leases" => shared.leases(),
+            cmd if cmd
+                .split_whitespace()
+                .take(2)
+                .eq(["failover", "partner-down"]) =>
+            {
+                let name = cmd.split_whitespace().nth(2).map(str::to_string);
+                let shared = shared.clone();
+                tokio::task::spawn_blocking(move || shared.partner_down(name.as_deref()))
+                    .await
+                    .unwrap_or_else(|e| format!("error: {e}\n"))
+            }
             "" => continue,
             other => format!("error: unknown command {other:?} (try reload, status, leases)\n"),
         };

@@ -12,6 +12,7 @@
 pub mod control;
 pub mod ddns;
 pub mod dhcp;
+pub mod failover;
 pub mod forward;
 pub mod tcp;
 pub mod udp;
@@ -119,6 +120,14 @@ impl Shared {
         }
         out.push_str("ok\n");
         out
+    }
+
+    /// `tandem failover partner-down [NAME]`.
+    pub fn partner_down(&self, name: Option<&str>) -> String {
+        match self.dhcp.as_ref().and_then(|d| d.failover()) {
+            Some(f) => f.partner_down(name),
+            None => "error: this server has no failover relationship\n".to_string(),
+        }
     }
 
     /// The DHCP leases as JSON, for `tandem leases`.

@@ -74,6 +74,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Failover relationships of a running server.
+    Failover {
+        #[command(subcommand)]
+        action: FailoverCommand,
+        /// The server's configuration (to find its control socket).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// The control socket, if not taken from the configuration.
+        #[arg(long, global = true)]
+        socket: Option<PathBuf>,
+    },
     /// Ask a running server to re-read its zone files.
     Reload {
         /// The server's configuration (to find its control socket).
@@ -85,6 +96,17 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum FailoverCommand {
+    /// Declare the partner down (ISC's omshell partner-down): this server
+    /// serves every client and, after the MCLT, the partner's addresses.
+    /// Only for a partner that is really down; see docs/failover.md.
+    PartnerDown {
+        /// The relationship (all of them if omitted).
+        name: Option<String>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -92,6 +114,17 @@ fn main() -> ExitCode {
         Command::Check { config } => check(config),
         Command::Reload { config, socket } => control_command(config, socket, "reload"),
         Command::Status { config, socket } => control_command(config, socket, "status"),
+        Command::Failover {
+            action: FailoverCommand::PartnerDown { name },
+            config,
+            socket,
+        } => {
+            let command = match name {
+                Some(n) => format!("failover partner-down {n}"),
+                None => "failover partner-down".to_string(),
+            };
+            control_command(config, socket, &command)
+        }
         Command::Leases {
             config,
             socket,

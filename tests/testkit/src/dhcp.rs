@@ -1339,15 +1339,24 @@ impl IscDhcpd {
     /// `host`, and waits until it serves.
     pub fn start(host: &Host, conf: &str, interfaces: &[&str]) -> IscDhcpd {
         let dir = tempfile::tempdir().expect("tempdir");
-        let conf_path = dir.path().join("dhcpd.conf");
-        std::fs::write(&conf_path, conf).expect("dhcpd.conf");
+        std::fs::write(dir.path().join("dhcpd.conf"), conf).expect("dhcpd.conf");
         let leases = dir.path().join("dhcpd.leases");
         std::fs::write(&leases, "").expect("lease file");
+        let proc = Self::spawn(host, dir.path(), interfaces);
+        IscDhcpd {
+            proc,
+            leases,
+            _dir: dir,
+        }
+    }
+
+    fn spawn(host: &Host, dir: &Path, interfaces: &[&str]) -> Proc {
         let dhcpd = which("dhcpd").expect("dhcpd is installed");
         let mut cmd = host.command(&dhcpd.display().to_string());
-        cmd.args(["-f", "-d", "-4", "-cf"]).arg(&conf_path);
-        cmd.arg("-lf").arg(&leases);
-        cmd.arg("-pf").arg(dir.path().join("dhcpd.pid"));
+        cmd.args(["-f", "-d", "-4", "-cf"])
+            .arg(dir.join("dhcpd.conf"));
+        cmd.arg("-lf").arg(dir.join("dhcpd.leases"));
+        cmd.arg("-pf").arg(dir.join("dhcpd.pid"));
         cmd.args(interfaces);
         // Printed once the sockets are open and the leases are loaded.
         let proc = Proc::spawn(
@@ -1356,11 +1365,20 @@ impl IscDhcpd {
             "Server starting service.",
         );
         host.assert_runs_here(proc.pid());
-        IscDhcpd {
-            proc,
-            leases,
-            _dir: dir,
-        }
+        proc
+    }
+
+    /// Starts dhcpd again on the same configuration and lease file, as a
+    /// server restarted after a crash would be (kill the old one first,
+    /// e.g. with `proc.kill9()`).
+    pub fn restart(&mut self, host: &Host, interfaces: &[&str]) {
+        self.proc = Self::spawn(host, self._dir.path(), interfaces);
+    }
+
+    /// The lease file's current view of every address.
+    pub fn leases(&self) -> BTreeMap<Ipv4Addr, ServerLease> {
+        let text = std::fs::read_to_string(&self.leases).unwrap_or_default();
+        parse_isc_leases(&text)
     }
 
     /// The lease file's current view of `addr`.

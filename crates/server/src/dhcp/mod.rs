@@ -31,13 +31,15 @@ pub struct Counters {
     pub commit_failures: AtomicU64,
 }
 
-struct Ctx {
-    engine: Mutex<Engine>,
-    store: LeaseStore,
-    config: Arc<DhcpConfig>,
+pub(crate) struct Ctx {
+    pub(crate) engine: Mutex<Engine>,
+    pub(crate) store: LeaseStore,
+    pub(crate) config: Arc<DhcpConfig>,
     counters: Counters,
     stop: Arc<AtomicBool>,
     ddns: Option<Arc<crate::ddns::DdnsService>>,
+    /// Told of every durable lease change (failover's binding updates).
+    pub(crate) observer: std::sync::OnceLock<crate::failover::Observer>,
 }
 
 /// One interface: its socket and what the engine needs to know about it.
@@ -77,6 +79,7 @@ pub struct DhcpService {
     ctx: Arc<Ctx>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     interfaces: Vec<String>,
+    failover: Option<crate::failover::Failover>,
 }
 
 impl DhcpService {
@@ -158,6 +161,7 @@ impl DhcpService {
             counters: Counters::default(),
             stop: Arc::new(AtomicBool::new(false)),
             ddns,
+            observer: std::sync::OnceLock::new(),
         });
         let mut threads = Vec::new();
         for link in links {
@@ -176,15 +180,24 @@ impl DhcpService {
                     .spawn(move || timer(ctx))?,
             );
         }
+        let failover = (!config.failover.is_empty())
+            .then(|| crate::failover::Failover::start(ctx.clone(), &dir))
+            .transpose()?;
         Ok(DhcpService {
             ctx,
             threads: Mutex::new(threads),
             interfaces: config.interfaces.clone(),
+            failover,
         })
     }
 
     pub fn interfaces(&self) -> &[String] {
         &self.interfaces
+    }
+
+    /// The failover relationships, when `[[dhcp.failover]]` is configured.
+    pub fn failover(&self) -> Option<&crate::failover::Failover> {
+        self.failover.as_ref()
     }
 
     /// Every lease, for `tandem leases`.
@@ -210,18 +223,26 @@ impl DhcpService {
             .flat_map(|s| &s.pools)
             .map(|p| p.size())
             .sum();
-        format!(
+        drop(engine);
+        let line = format!(
             "dhcp on {}: {active} active leases of {size} pool addresses; {} requests, {} replies, {} malformed, {} failed commits",
             self.interfaces.join(" "),
             c.received.load(Ordering::Relaxed),
             c.replies.load(Ordering::Relaxed),
             c.malformed.load(Ordering::Relaxed),
             c.commit_failures.load(Ordering::Relaxed),
-        )
+        );
+        match &self.failover {
+            Some(f) => format!("{line}\n{}", f.status()),
+            None => line,
+        }
     }
 
     /// Stops the threads and closes the lease store (after its last sync).
     pub fn shutdown(&self) {
+        if let Some(f) = &self.failover {
+            f.shutdown();
+        }
         self.ctx.stop.store(true, Ordering::Relaxed);
         for t in std::mem::take(&mut *lock(&self.threads)) {
             let _ = t.join();
@@ -336,12 +357,16 @@ fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet, after_probe: bool) 
     }
     // The reply leaves from the completion, after fdatasync.
     let (ctx2, link2) = (ctx.clone(), link.clone());
+    let seen = ctx.watched(&changes);
     ctx.store.commit(
         changes,
         Box::new(move |result| match result {
             Ok(()) => {
                 if let Some(r) = reply {
                     send_reply(&ctx2, &link2, &r);
+                }
+                if let Some(w) = seen {
+                    w.tell();
                 }
                 if let Some(p) = ddns {
                     p.committed();
@@ -404,11 +429,15 @@ fn commit_logged(ctx: &Ctx, changes: Vec<Lease>, what: &'static str) {
         .ddns
         .as_ref()
         .and_then(|d| d.changes(&changes, unix_now()));
+    let seen = ctx.watched(&changes);
     ctx.store.commit(
         changes,
         Box::new(move |r| match r {
             Err(e) => tracing::error!("lease store: cannot record {what}: {e}"),
             Ok(()) => {
+                if let Some(w) = seen {
+                    w.tell();
+                }
                 if let Some(p) = ddns {
                     p.committed();
                 }
