@@ -130,3 +130,33 @@ fn hba_instead_of_split() {
     let d = parse(&text).unwrap().dhcp.unwrap();
     assert_eq!(d.failover[0].hba, Some(Hba::from_split(128).unwrap()));
 }
+
+#[test]
+fn the_seeds_dhcpd_confs_import_to_a_valid_pair() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../isc/tests/fixtures/dhcp");
+    let mut roles = Vec::new();
+    for (file, role) in [
+        ("dhcpd.conf", Role::Primary),
+        ("dhcpd-secondary.conf", Role::Secondary),
+    ] {
+        let options = tandem_isc::DhcpdImportOptions {
+            interfaces: vec!["eth0".into()],
+            import_leases: None,
+        };
+        let im =
+            tandem_isc::import_dhcpd_conf(&dir.join(file), &options, &mut tandem_isc::fs_loader())
+                .unwrap();
+        assert!(im.untranslated.is_empty(), "{:?}", im.untranslated);
+        let c = parse(&im.toml).unwrap_or_else(|e| panic!("{e}\n{}", im.toml));
+        let d = c.dhcp.unwrap();
+        assert_eq!(d.failover.len(), 1);
+        assert_eq!(d.failover[0].role, role);
+        assert_eq!(d.failover[0].pools, vec![(0, 0)]);
+        roles.push(d.failover[0].clone());
+    }
+    // The two halves describe one relationship.
+    assert_eq!(roles[0].name, roles[1].name);
+    assert_eq!(roles[0].address, roles[1].peer_address);
+    assert_eq!(roles[1].address, roles[0].peer_address);
+    assert_eq!(roles[0].mclt, 1800);
+}

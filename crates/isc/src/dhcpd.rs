@@ -35,8 +35,9 @@
 //! clients is left out, and a host that must not boot is left out, both
 //! listed. The DDNS statements (`ddns-*`, `update-*`, `client-updates`,
 //! `zone`) become `[ddns]` ([`ddns`]); the failover statements (`failover
-//! peer`, a pool's `failover peer "..."`) are listed as not yet translated;
-//! they arrive with their issue. Everything else that is not
+//! peer "NAME" { ... }`, a pool's `failover peer "NAME";`) become
+//! `[[dhcp.failover]]` and the pool's `failover-peer` ([`failover`]).
+//! Everything else that is not
 //! translated is listed in [`DhcpImport::untranslated`] with its location
 //! and a reason; what is translated but needs a human look (a host name
 //! where an address belongs, the interfaces) is in [`DhcpImport::notes`].
@@ -64,9 +65,7 @@ use crate::toml_text::{key, string, string_array};
 use crate::{IscError, Location};
 
 mod ddns;
-
-/// The reason given for the statements the failover issue will translate.
-pub const NOT_YET: &str = "not yet translated (failover issue)";
+mod failover;
 
 const UNSUPPORTED: &str = "no equivalent in tandem's [dhcp] configuration";
 const FILES: &str = "tandem keeps its own files under [server] state-dir";
@@ -142,6 +141,7 @@ pub fn import_dhcpd_statements(
         host_names: HashMap::new(),
         classes: Vec::new(),
         ddns: ddns::Ddns::default(),
+        failover: failover::Failover::default(),
         stray_pools: Vec::new(),
     };
     im.definitions_in(stmts);
@@ -304,6 +304,8 @@ enum Def {
 struct Pool {
     ranges: Vec<(Ipv4Addr, Ipv4Addr)>,
     params: Params,
+    /// `failover peer "NAME";`: the relationship.
+    failover: Option<String>,
 }
 
 struct Subnet {
@@ -357,6 +359,7 @@ struct Importer {
     host_names: HashMap<String, Location>,
     classes: Vec<Class>,
     ddns: ddns::Ddns,
+    failover: failover::Failover,
     /// Pools found directly in a shared-network, placed once its subnets
     /// are known: the pool, its statement's report entry and place, the
     /// index of the shared-network's first subnet, and its name.
@@ -586,7 +589,11 @@ impl Importer {
                     "subclasses (match by a computed value) are not supported; tandem classes match the vendor or user class",
                 ),
                 "key" => self.key(st)?,
-                "failover" => self.skip(st, NOT_YET),
+                "failover" if kind == Block::Global => self.failover_peer(st),
+                "failover" => self.skip(
+                    st,
+                    "tandem's failover relationships are server-wide; declare it at the top level",
+                ),
                 "zone" => self.ddns_zone(st, kind),
                 "subnet6" => self.skip(st, DHCPV6),
                 "pool" if kind == Block::SharedNetwork => {}
@@ -713,7 +720,10 @@ impl Importer {
             "match" | "spawn" | "lease" if kind == Block::Class => {
                 self.skip(st, "not supported in a tandem class")
             }
-            "failover" => self.skip(st, NOT_YET),
+            "failover" => self.skip(
+                st,
+                "tandem's failover-peer is a pool setting; put failover peer in each pool",
+            ),
             "update-static-leases" | "update-optimization" | "update-conflict-detection"
             | "do-forward-updates" | "do-reverse-updates" | "fqdn-reply"
             | "update-stateless-leases" => self.ddns_param(st, kind),
@@ -1194,6 +1204,7 @@ impl Importer {
                     sub.pools.push(Pool {
                         ranges,
                         params: Params::default(),
+                        failover: None,
                     })
                 }
                 Some(why) => {
@@ -1282,6 +1293,7 @@ impl Importer {
         let mut ranges = Vec::new();
         let mut closed = scope.closed.clone();
         let mut bootp = Vec::new();
+        let mut failover = None;
         for c in st.children() {
             let kw = c.keyword().unwrap_or("").to_ascii_lowercase();
             match kw.as_str() {
@@ -1292,7 +1304,7 @@ impl Importer {
                         bootp.push(c);
                     }
                 }
-                "failover" => self.skip(c, NOT_YET),
+                "failover" => failover = self.pool_failover(c),
                 "allow" | "deny" | "ignore" => {
                     let what: Vec<String> = c.words[1..]
                         .iter()
@@ -1340,6 +1352,7 @@ impl Importer {
         Ok(Some(Pool {
             ranges,
             params: own,
+            failover,
         }))
     }
 
@@ -1681,6 +1694,7 @@ impl Importer {
                 string(ty.name())
             ));
         }
+        t.push_str(&self.failover_section());
         for sub in &self.subnets {
             t.push_str(&format!(
                 "\n[[dhcp.subnet]]\nsubnet = \"{}/{}\"\n",
@@ -1698,6 +1712,9 @@ impl Importer {
                     t.push_str(&format!("range = {}\n", string(&rs[0])));
                 } else {
                     t.push_str(&format!("ranges = {}\n", string_array(&rs)));
+                }
+                if let Some(f) = &p.failover {
+                    t.push_str(&format!("failover-peer = {}\n", string(f)));
                 }
                 lease_lines(&mut t, &p.params.lease);
                 options_table(&mut t, "dhcp.subnet.pool.options", &p.params.options);

@@ -37,9 +37,7 @@ pub mod output;
 pub mod parser;
 pub mod toml_text;
 
-pub use dhcpd::{
-    import_dhcpd_conf, import_dhcpd_statements, DhcpImport, DhcpdImportOptions, NOT_YET,
-};
+pub use dhcpd::{import_dhcpd_conf, import_dhcpd_statements, DhcpImport, DhcpdImportOptions};
 pub use keys::{key_from_statement, keys_from_statements, parse_keys, KeyDef};
 pub use leases::{leases_json, parse_dhcpd_leases, unix_time, NEVER};
 pub use lexer::{tokenize, tokenize_dialect, Dialect, Token, TokenKind};

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use tandem_isc::{
     combine, fs_loader, import_dhcpd_conf, import_dhcpd_statements, import_statements, parse_str,
-    parse_str_dialect, DhcpImport, DhcpdImportOptions, Dialect, IscError, Untranslated, NOT_YET,
+    parse_str_dialect, DhcpImport, DhcpdImportOptions, Dialect, IscError, Untranslated,
 };
 
 fn fixture_dir() -> PathBuf {
@@ -93,7 +93,6 @@ const INTERFACES_NOTE: &str = "dhcpd.conf does not name interfaces (dhcpd takes 
 fn seed_primary_imports_to_the_expected_toml() {
     let im = import_fixture("dhcpd.conf", &DhcpdImportOptions::default());
     let want = r#"# tandem configuration imported from {dir}/dhcpd.conf by tandem-isc.
-# 2 statement(s) were not translated; they are listed at the end.
 # 2 translated statement(s) should be checked; they are listed at the end.
 
 [server]
@@ -118,12 +117,26 @@ conflict-timeout-ms = 1000
 domain-name = "home"
 domain-name-servers = ["192.168.0.254", "192.168.0.253"]
 
+[[dhcp.failover]]
+name = "dhcp-failover"
+role = "primary"
+address = "192.168.0.254"
+port = 647
+peer-address = "192.168.0.253"
+peer-port = 647
+max-response-delay = 30
+max-unacked-updates = 10
+load-balance-max-seconds = 3
+mclt = 1800
+split = 128
+
 [[dhcp.subnet]]
 subnet = "192.168.0.0/24"
 [dhcp.subnet.options]
 routers = "router.home"
 [[dhcp.subnet.pool]]
 range = "192.168.0.15 - 192.168.0.245"
+failover-peer = "dhcp-failover"
 
 [ddns]
 ddns-update-style = "standard"
@@ -140,12 +153,6 @@ primary = ["192.168.0.254"]
 secondary = ["192.168.0.253"]
 key = "DHCP_UPDATER"
 
-# Not translated:
-#   {dir}/dhcpd.conf:26:1: failover peer "dhcp-failover" { primary; address 192.168.0.254; port 647; peer address 192.168.0.253; peer port 647; max-response-delay 30; max-unacked-updat...
-#     not yet translated (failover issue)
-#   {dir}/dhcpd.conf:43:5: failover peer "dhcp-failover";
-#     not yet translated (failover issue)
-
 # Translated, but check:
 #   {dir}/dhcpd.conf:0:0: interfaces = []
 #     dhcpd.conf does not name interfaces (dhcpd takes them on its command line; Debian: INTERFACESv4 in /etc/default/isc-dhcp-server): fill in [dhcp] interfaces, or import with --interface
@@ -156,37 +163,38 @@ key = "DHCP_UPDATER"
     assert_eq!(im.toml, want.replace("{dir}", &dir.display().to_string()));
     assert_eq!(im.keys.len(), 1);
     assert_eq!(im.key_files, vec![dir.join("dhcpd.conf")]);
-    // Each failover statement is listed, none dropped; the DDNS ones are
-    // translated.
-    let later: Vec<(u32, u32)> = im
-        .untranslated
-        .iter()
-        .filter(|u| u.reason == NOT_YET)
-        .map(|u| (u.loc.line, u.loc.col))
-        .collect();
-    assert_eq!(later, [(26, 1), (43, 5)]);
-    assert_eq!(im.untranslated.len(), later.len());
+    // Everything is translated: the failover block and the pool's
+    // failover peer, the DDNS statements.
+    assert!(im.untranslated.is_empty(), "{:?}", im.untranslated);
 }
 
 #[test]
 fn seed_secondary_differs_only_in_its_failover_peer() {
     let primary = import_fixture("dhcpd.conf", &DhcpdImportOptions::default());
     let secondary = import_fixture("dhcpd-secondary.conf", &DhcpdImportOptions::default());
-    assert_eq!(secondary.dhcp_section, primary.dhcp_section);
+    let the_seeds_secondary = "[[dhcp.failover]]\nname = \"dhcp-failover\"\nrole = \"secondary\"\naddress = \"192.168.0.253\"\nport = 647\npeer-address = \"192.168.0.254\"\npeer-port = 647\nmax-response-delay = 30\nmax-unacked-updates = 10\nload-balance-max-seconds = 3\n";
+    let the_seeds_primary = "[[dhcp.failover]]\nname = \"dhcp-failover\"\nrole = \"primary\"\naddress = \"192.168.0.254\"\nport = 647\npeer-address = \"192.168.0.253\"\npeer-port = 647\nmax-response-delay = 30\nmax-unacked-updates = 10\nload-balance-max-seconds = 3\nmclt = 1800\nsplit = 128\n";
+    assert!(
+        secondary.dhcp_section.contains(the_seeds_secondary),
+        "{}",
+        secondary.dhcp_section
+    );
+    assert_eq!(
+        secondary
+            .dhcp_section
+            .replace(the_seeds_secondary, the_seeds_primary),
+        primary.dhcp_section
+    );
     let key = |im: &DhcpImport| {
         let k = &im.keys[0];
         (k.name_text(), k.algorithm.clone(), k.secret.clone())
     };
     assert_eq!(key(&secondary), key(&primary));
-    let got: Vec<(u32, &str)> = secondary
-        .untranslated
-        .iter()
-        .map(|u| (u.loc.line, u.reason.as_str()))
-        .collect();
-    assert_eq!(got, [(27, NOT_YET), (42, NOT_YET)]);
-    assert!(secondary.untranslated[0]
-        .statement
-        .starts_with("failover peer \"dhcp-failover\" { secondary; address 192.168.0.253;"));
+    assert!(
+        secondary.untranslated.is_empty(),
+        "{:?}",
+        secondary.untranslated
+    );
 }
 
 #[test]
@@ -907,7 +915,7 @@ fn combined_with_a_named_conf_import() {
     let toml = combine(Some(&named), Some(&dhcp)).unwrap();
     let conf = fixture_dir().join("dhcpd.conf");
     assert!(toml.starts_with(&format!(
-        "# tandem configuration imported from /etc/bind/named.conf and {} by tandem-isc.\n# 2 statement(s) were not translated; they are listed at the end.\n# 1 translated statement(s) should be checked; they are listed at the end.\n\n[server]\nstate-dir = \"state\"\n\n[dns]\nlisten = [\"192.168.0.254:53\"]\n\n# TSIG keys, inlined from /etc/bind/named.conf.\n",
+        "# tandem configuration imported from /etc/bind/named.conf and {} by tandem-isc.\n# 1 translated statement(s) should be checked; they are listed at the end.\n\n[server]\nstate-dir = \"state\"\n\n[dns]\nlisten = [\"192.168.0.254:53\"]\n\n# TSIG keys, inlined from /etc/bind/named.conf.\n",
         conf.display()
     )), "{toml}");
     // The key both files hold is written once (dhcpd's long algorithm name
