@@ -77,7 +77,7 @@ impl Role {
     }
 }
 
-fn tandem_config(role: Role, iface: &str, state: &std::path::Path) -> String {
+fn tandem_config(role: Role, iface: &str, state: &std::path::Path, extra: &str) -> String {
     let primary_only = if role == Role::Primary {
         format!("mclt = {MCLT}\nsplit = 128\n")
     } else {
@@ -103,7 +103,7 @@ peer-port = 647
 max-response-delay = 5
 max-unacked-updates = 10
 load-balance-max-seconds = 3
-{primary_only}
+{primary_only}{extra}
 [[dhcp.subnet]]
 subnet = "192.168.0.0/24"
 [[dhcp.subnet.pool]]
@@ -177,6 +177,11 @@ struct Node<'l> {
 
 impl<'l> Node<'l> {
     fn start(kind: Kind, role: Role, lab: &Lab, host: &'l Host) -> Node<'l> {
+        Node::start_with(kind, role, lab, host, "")
+    }
+
+    /// `extra`: more lines for tandem's `[[dhcp.failover]]`.
+    fn start_with(kind: Kind, role: Role, lab: &Lab, host: &'l Host, extra: &str) -> Node<'l> {
         let dir = lab.dir().join(format!("{}-{}", host.name, role_name(role)));
         std::fs::create_dir_all(&dir).unwrap();
         let mut n = Node {
@@ -193,7 +198,7 @@ impl<'l> Node<'l> {
                 let config = n.dir.join("tandem.toml");
                 std::fs::write(
                     &config,
-                    tandem_config(role, &host.iface, &n.dir.join("state")),
+                    tandem_config(role, &host.iface, &n.dir.join("state"), extra),
                 )
                 .unwrap();
                 n.spawn_tandem();
@@ -620,4 +625,85 @@ fn tandem_primary_with_isc_secondary() {
 #[test]
 fn isc_primary_with_tandem_secondary() {
     pair(Kind::Isc, Kind::Tandem, "foit", 0x13);
+}
+
+fn control(node: &Node<'_>, args: &[&str]) -> (bool, String) {
+    let out = Command::new(tandem_bin())
+        .args(args)
+        .arg("--socket")
+        .arg(node.dir.join("state/control.sock"))
+        .output()
+        .expect("tandem");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// tandem's automatic partner-down: a partner whose server is dead but
+/// whose host still answers ARP on the client network is not declared
+/// down; once the host is gone too, the survivor moves to partner-down.
+/// And the operator's `tandem failover partner-down` is refused while the
+/// partner is connected.
+#[test]
+fn automatic_partner_down_only_when_the_partners_host_is_gone() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("foauto");
+    let srv1 = lab.add_host("srv1", Some("192.168.0.254/24"));
+    let srv2 = lab.add_host("srv2", Some("192.168.0.253/24"));
+    let auto = "auto-partner-down = 2\n";
+    let p = Node::start_with(Kind::Tandem, Role::Primary, &lab, &srv1, auto);
+    let mut s = Node::start_with(Kind::Tandem, Role::Secondary, &lab, &srv2, auto);
+    let normal = format!("failover peer {NAME}: Both servers normal");
+    p.wait_line(&normal, 1, PAIR_TIMEOUT);
+    s.wait_line(&normal, 1, PAIR_TIMEOUT);
+    let (ok, out) = control(&p, &["failover", "partner-down"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("partner-down refused: the partner is connected and normal"),
+        "{out}"
+    );
+    let (ok, out) = control(&p, &["status"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("my state normal, partner state normal, link up"),
+        "{out}"
+    );
+
+    // The secondary's server dies; its host is still there.
+    s.kill9();
+    p.wait_line(
+        &format!("failover peer {NAME}: I move from normal to communications-interrupted"),
+        1,
+        PAIR_TIMEOUT,
+    );
+    p.wait_line("but answers to ARP on", 1, PAIR_TIMEOUT);
+    assert!(
+        !p.output().contains("I move from communications-interrupted to partner-down"),
+        "{}",
+        p.describe()
+    );
+
+    // Now the host goes too.
+    drop(s);
+    drop(srv2);
+    p.wait_line("automatic partner-down", 1, PAIR_TIMEOUT);
+    p.wait_line(
+        &format!("failover peer {NAME}: I move from communications-interrupted to partner-down"),
+        1,
+        PAIR_TIMEOUT,
+    );
+    let (ok, out) = control(&p, &["status"]);
+    assert!(ok && out.contains("my state partner-down"), "{out}");
+    // Alone, it serves a client of the secondary's half.
+    let cli = lab.add_host_with_mac("cli", None, &mac_for(0x14, ClientKind::Udhcpc, false, 0));
+    let mut c = Client::start(ClientKind::Udhcpc, &cli, ClientOptions::default());
+    let lease = c.wait_lease(LEASE_TIMEOUT);
+    assert_eq!(lease.server_id, Some(PRIMARY));
 }

@@ -86,6 +86,12 @@ enum Input {
         addr: Ipv4Addr,
     },
     PartnerDown(SyncSender<String>),
+    /// The result of probing the partner on the client network, for the
+    /// automatic partner-down: whether it answered, and how it was asked.
+    Probed {
+        answered: Option<bool>,
+        how: String,
+    },
     Stop,
 }
 
@@ -175,6 +181,7 @@ impl Failover {
                 current: None,
                 connected: connected.clone(),
                 next_balance: 0,
+                auto: AutoState::default(),
             };
             tracing::info!(
                 "failover peer {}: I move from {} to startup",
@@ -384,7 +391,24 @@ struct Main {
     connected: Arc<AtomicBool>,
     /// When pool balancing runs next (UNIX seconds; 0: when normal).
     next_balance: u64,
+    auto: AutoState,
 }
+
+/// The automatic partner-down's bookkeeping (see [`Main::auto_partner_down`]).
+#[derive(Debug, Default)]
+struct AutoState {
+    in_flight: bool,
+    last: u64,
+    /// Probes in a row the partner did not answer.
+    silent: u32,
+    /// The last probe result logged, so each is logged once.
+    said: Option<Option<bool>>,
+}
+
+/// Probes without an answer, one a second, before the move.
+const AUTO_SILENT_PROBES: u32 = 3;
+/// How long one probe waits.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl Main {
     fn run(mut self) {
@@ -462,7 +486,76 @@ impl Main {
                 }
                 let _ = reply.send(text);
             }
+            Input::Probed { answered, how } => self.probed(answered, &how),
             Input::Stop => {}
+        }
+    }
+
+    /// tandem's automatic partner-down (`auto-partner-down = N`): after N
+    /// seconds in communications-interrupted, the partner is probed on the
+    /// client network once a second (ARP on the interface whose subnet
+    /// holds its address, ICMP if ARP cannot be used). Only when it is
+    /// silent there too, three times in a row, does this server move to
+    /// partner-down, which then waits the MCLT before it touches the
+    /// partner's addresses. A partner whose host still answers (a crashed
+    /// or stopped server, a blocked failover port, a cut failover link
+    /// between two hosts that both still reach the clients) is never
+    /// declared down. docs/failover.md explains the reasoning.
+    fn auto_partner_down(&mut self, after: u32, now: u64) {
+        if self.rel.state() != FailoverState::CommunicationsInterrupted || self.rel.link_up() {
+            self.auto = AutoState::default();
+            return;
+        }
+        if now < self.rel.stos() + u64::from(after) || self.auto.in_flight || now <= self.auto.last
+        {
+            return;
+        }
+        self.auto.in_flight = true;
+        self.auto.last = now;
+        let (peer, interfaces, tx) = (
+            self.handle.peer.peer_address,
+            self.ctx.config.interfaces.clone(),
+            self.tx.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name(format!("failover-probe-{}", self.name()))
+            .spawn(move || {
+                let (answered, how) = probe_partner(peer, &interfaces);
+                let _ = tx.send(Input::Probed { answered, how });
+            });
+        if spawned.is_err() {
+            self.auto.in_flight = false;
+        }
+    }
+
+    fn probed(&mut self, answered: Option<bool>, how: &str) {
+        self.auto.in_flight = false;
+        if self.rel.state() != FailoverState::CommunicationsInterrupted || self.rel.link_up() {
+            return;
+        }
+        let name = self.handle.peer.name.clone();
+        if answered != Some(false) && self.auto.said != Some(answered) {
+            self.auto.said = Some(answered);
+            match answered {
+                None => tracing::warn!(
+                    "failover peer {name}: automatic partner-down cannot probe the partner on the client network ({how}); staying in communications-interrupted"
+                ),
+                _ => tracing::warn!(
+                    "failover peer {name}: the partner does not answer on the failover link but answers {how}: not moving to partner-down"
+                ),
+            }
+        }
+        if answered != Some(false) {
+            self.auto.silent = 0;
+            return;
+        }
+        self.auto.said = Some(answered);
+        self.auto.silent += 1;
+        if self.auto.silent == AUTO_SILENT_PROBES {
+            tracing::warn!(
+                "failover peer {name}: the partner answers neither on the failover link nor {how} ({AUTO_SILENT_PROBES} probes): automatic partner-down"
+            );
+            self.event(Event::OperatorPartnerDown);
         }
     }
 
@@ -521,6 +614,9 @@ impl Main {
     fn tick(&mut self) {
         self.event(Event::Tick);
         let now = crate::unix_now();
+        if let Some(after) = self.handle.peer.auto_partner_down {
+            self.auto_partner_down(after, now);
+        }
         if self.rel.state() == FailoverState::Normal {
             if self.next_balance == 0 {
                 self.next_balance = now + u64::from(self.handle.peer.min_balance.max(1));
@@ -743,6 +839,31 @@ fn commit_quietly(ctx: &Ctx, leases: Vec<Lease>) {
             }
         }),
     );
+}
+
+/// Asks whether the partner's host is on the client network: an ARP probe
+/// on the served interface whose subnet holds its address (ICMP when ARP
+/// cannot be used there). `None` when no served interface is on its
+/// network, so nothing can be tested.
+fn probe_partner(peer: Ipv4Addr, interfaces: &[String]) -> (Option<bool>, String) {
+    let on_link = interfaces.iter().find(|i| {
+        crate::dhcp::net::interface_addrs(i).is_ok_and(|addrs| {
+            addrs.iter().any(|(a, p)| {
+                let m = tandem_dhcp_wire::options::prefix_mask(*p);
+                u32::from(*a) & m == u32::from(peer) & m
+            })
+        })
+    });
+    let Some(iface) = on_link else {
+        return (None, format!("no served interface is on {peer}'s network"));
+    };
+    match crate::dhcp::net::arp_probe(iface, peer, PROBE_TIMEOUT) {
+        Ok(a) => (Some(a), format!("to ARP on {iface}")),
+        Err(e) => match crate::dhcp::net::icmp_probe(iface, peer, PROBE_TIMEOUT) {
+            Ok(a) => (Some(a), format!("to ICMP echo on {iface} (ARP: {e})")),
+            Err(e2) => (None, format!("ARP on {iface}: {e}; ICMP: {e2}")),
+        },
+    }
 }
 
 fn read_loop(mut stream: TcpStream, id: u64, tx: Sender<Input>) {
