@@ -76,9 +76,9 @@ fn history(events: &[(u8, u8, bool)]) -> Result<(), TestCaseError> {
     let mut have: BTreeMap<Ipv4Addr, Published> = BTreeMap::new();
     let addr = |a: u8| Ipv4Addr::new(192, 168, 0, 20 + a);
     let run = |dns: &mut Dns,
-                   have: &mut BTreeMap<Ipv4Addr, Published>,
-                   a: u8,
-                   want: Option<tandem_ddns::Binding>| {
+               have: &mut BTreeMap<Ipv4Addr, Published>,
+               a: u8,
+               want: Option<tandem_ddns::Binding>| {
         let ip = addr(a);
         if let Some(job) = Job::new(have.get(&ip), want.as_ref(), true, false, true) {
             match dns.run(&cfg, job).0 {
