@@ -136,7 +136,8 @@ impl FailoverPeer {
             peer_port: 647,
             max_response_delay: 20,
             max_unacked_updates: 100,
-            load_balance_max_seconds: 3,
+            // ISC's default: load balancing off, until configured.
+            load_balance_max_seconds: 0,
             mclt: 0,
             hba: None,
             max_lease_misbalance: 15,

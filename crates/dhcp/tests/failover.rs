@@ -48,6 +48,7 @@ fn config(role: Role) -> DhcpConfig {
     };
     let mut f = FailoverPeer::new("dhcp-failover", role, me, them);
     f.mclt = MCLT;
+    f.load_balance_max_seconds = 3;
     f.hba = Some(Hba::from_split(128).unwrap());
     f.pools = vec![(0, 0)];
     c.failover.push(f);

@@ -183,6 +183,13 @@ impl Failover {
                 next_balance: 0,
                 auto: AutoState::default(),
             };
+            if peer.load_balance_max_seconds == 0 {
+                // ISC's warning, in its words.
+                tracing::info!(
+                    "WARNING: load balancing will be disabled for failover peer, {}, because its load balance max secs is 0",
+                    peer.name
+                );
+            }
             tracing::info!(
                 "failover peer {}: I move from {} to startup",
                 peer.name,
