@@ -162,7 +162,10 @@ pub fn relationship_of(config: &crate::DhcpConfig, addr: Ipv4Addr) -> Option<usi
         .enumerate()
         .find(|(_, s)| s.contains(addr))?;
     let pi = s.pools.iter().position(|p| p.contains(addr))?;
-    config.failover.iter().position(|f| f.pools.contains(&(si, pi)))
+    config
+        .failover
+        .iter()
+        .position(|f| f.pools.contains(&(si, pi)))
 }
 
 /// What the relationship's state lets this server do

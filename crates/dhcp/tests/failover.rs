@@ -256,7 +256,12 @@ fn the_secondary_allocates_only_backup_addresses() {
 #[test]
 fn the_primary_does_not_touch_backup_addresses() {
     let mut p = engine(Role::Primary, Service::Alone);
-    let backup: Vec<Ipv4Addr> = p.balance(0, NOW, true).given.iter().map(|l| l.addr).collect();
+    let backup: Vec<Ipv4Addr> = p
+        .balance(0, NOW, true)
+        .given
+        .iter()
+        .map(|l| l.addr)
+        .collect();
     for n in 0..10 {
         let l = dora(&mut p, Role::Primary, mac_for(n % 2 == 0, n), NOW);
         assert!(!backup.contains(&l.addr));

@@ -142,7 +142,9 @@ impl Sim {
                     let addr = lease.addr;
                     // As the engine stores it: both sides know this version.
                     lease.tstp = lease.atsfp;
-                    trace(self.now, i, || format!("stores {addr} {:?} start {}", lease.state, lease.start));
+                    trace(self.now, i, || {
+                        format!("stores {addr} {:?} start {}", lease.state, lease.start)
+                    });
                     self.nodes[i].leases.0.insert(addr, lease);
                     follow.push(Event::BindingStored { xid, addr });
                 }
@@ -233,16 +235,23 @@ impl Sim {
                     Ok(None) => break,
                     Err(e) => panic!("framing error: {e}"),
                 };
-                if matches!(m.kind, tandem_failover::MessageType::BndUpd | tandem_failover::MessageType::BndAck) {
-                    trace(self.now, f.to, || format!(
-                        "gets {} {} xid {} {:?} start {:?} reject {:?}",
-                        m.kind.name(),
-                        m.assigned_address().map(|a| a.to_string()).unwrap_or_default(),
-                        m.xid,
-                        m.binding_status(),
-                        m.stos(),
-                        m.reject_reason()
-                    ));
+                if matches!(
+                    m.kind,
+                    tandem_failover::MessageType::BndUpd | tandem_failover::MessageType::BndAck
+                ) {
+                    trace(self.now, f.to, || {
+                        format!(
+                            "gets {} {} xid {} {:?} start {:?} reject {:?}",
+                            m.kind.name(),
+                            m.assigned_address()
+                                .map(|a| a.to_string())
+                                .unwrap_or_default(),
+                            m.xid,
+                            m.binding_status(),
+                            m.stos(),
+                            m.reject_reason()
+                        )
+                    });
                 }
                 self.event(f.to, Event::Received(m));
                 if f.epoch != self.epoch {
@@ -331,7 +340,12 @@ impl Sim {
             atsfp: 0,
             tsfp: 0,
         };
-        trace(self.now, i, || format!("grants {a} {:?} start {} ({service:?})", lease.state, lease.start));
+        trace(self.now, i, || {
+            format!(
+                "grants {a} {:?} start {} ({service:?})",
+                lease.state, lease.start
+            )
+        });
         self.nodes[i].leases.0.insert(a, lease.clone());
         self.event(i, Event::LeaseChanged(lease));
     }

@@ -685,7 +685,8 @@ fn automatic_partner_down_only_when_the_partners_host_is_gone() {
     );
     p.wait_line("but answers to ARP on", 1, PAIR_TIMEOUT);
     assert!(
-        !p.output().contains("I move from communications-interrupted to partner-down"),
+        !p.output()
+            .contains("I move from communications-interrupted to partner-down"),
         "{}",
         p.describe()
     );
