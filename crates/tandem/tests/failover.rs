@@ -17,6 +17,11 @@
 //!    (those of the dead server rebind to it), and serves a new client of
 //!    the dead server's half from its own share; restarted, the dead
 //!    server and the survivor return to normal and the two stores agree.
+//!
+//! And: tandem's automatic partner-down (not while the partner's host
+//! answers ARP; once it is gone); a cut of the failover link while clients
+//! come and go, healed without an address held twice (tandem primary, ISC
+//! secondary); an ISC pair whose secondary is replaced by a fresh tandem.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -707,4 +712,180 @@ fn automatic_partner_down_only_when_the_partners_host_is_gone() {
     let mut c = Client::start(ClientKind::Udhcpc, &cli, ClientOptions::default());
     let lease = c.wait_lease(LEASE_TIMEOUT);
     assert_eq!(lease.server_id, Some(PRIMARY));
+}
+
+/// Every client lease both servers show active, with its MAC; panics if
+/// the two disagree about an address both show active.
+fn agreed_active(a: &Node<'_>, b: &Node<'_>) -> BTreeMap<Ipv4Addr, String> {
+    let (x, y) = (a.store(), b.store());
+    let mut out = BTreeMap::new();
+    for (addr, l) in &x {
+        if let Some(m) = y.get(addr) {
+            if l.state == "active" && m.state == "active" {
+                assert_eq!(l.mac, m.mac, "{addr} is active for two clients");
+                out.insert(*addr, l.mac.clone().unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+/// The failover link between the two servers is cut (a blackhole route
+/// on each side; the client network stays up) while clients come and go,
+/// then healed: both move to communications-interrupted and back, every
+/// client acknowledged during the cut is in both stores afterwards, and no
+/// address is held by two clients. With an ISC secondary.
+#[test]
+fn a_cut_failover_link_heals_without_double_allocation() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("focut");
+    let srv1 = lab.add_host("srv1", Some("192.168.0.254/24"));
+    let srv2 = lab.add_host("srv2", Some("192.168.0.253/24"));
+    let prefix = 0x15;
+    let before: Vec<Host> = (0..2)
+        .map(|i| {
+            let mac = mac_for(prefix, ClientKind::Udhcpc, i == 0, 0);
+            lab.add_host_with_mac(&format!("old{i}"), None, &mac)
+        })
+        .collect();
+    let during: Vec<Host> = (0..4)
+        .map(|i| {
+            let mac = mac_for(prefix, ClientKind::Udhcpc, i % 2 == 0, 1 + i / 2);
+            lab.add_host_with_mac(&format!("new{i}"), None, &mac)
+        })
+        .collect();
+    let p = Node::start(Kind::Tandem, Role::Primary, &lab, &srv1);
+    let s = Node::start(Kind::Isc, Role::Secondary, &lab, &srv2);
+    let normal = format!("failover peer {NAME}: Both servers normal");
+    p.wait_line(&normal, 1, PAIR_TIMEOUT);
+    s.wait_line(&normal, 1, PAIR_TIMEOUT);
+    wait_until(
+        Duration::from_secs(10),
+        || format!("the secondary has no BACKUP addresses: {}", s.describe()),
+        || (s.own_share().len() >= 8).then_some(()),
+    );
+    let mut clients = Vec::new();
+    for h in &before {
+        let mut c = Client::start(ClientKind::Udhcpc, h, ClientOptions::default());
+        let l = c.wait_lease(LEASE_TIMEOUT);
+        clients.push((c, h.mac.clone(), l.address));
+    }
+
+    // Cut: neither server can reach the other; the clients reach both.
+    srv1.exec(&["ip", "route", "add", "blackhole", "192.168.0.253/32"]);
+    srv2.exec(&["ip", "route", "add", "blackhole", "192.168.0.254/32"]);
+    let interrupted =
+        format!("failover peer {NAME}: I move from normal to communications-interrupted");
+    p.wait_line(&interrupted, 1, PAIR_TIMEOUT);
+    s.wait_line(&interrupted, 1, PAIR_TIMEOUT);
+    // Clients come during the cut; each server gives its own addresses.
+    for h in &during {
+        let mut c = Client::start(ClientKind::Udhcpc, h, ClientOptions::default());
+        let l = c.wait_lease(LEASE_TIMEOUT);
+        let server = l.server_id.expect("a server identifier");
+        let own = if server == PRIMARY { &p } else { &s };
+        wait_active(own, l.address, &h.mac);
+        clients.push((c, h.mac.clone(), l.address));
+    }
+    // One of the first clients leaves during the cut.
+    let (mut gone, gone_mac, gone_addr) = clients.remove(0);
+    gone.release(LEASE_TIMEOUT);
+
+    // Heal.
+    srv1.exec(&["ip", "route", "del", "blackhole", "192.168.0.253/32"]);
+    srv2.exec(&["ip", "route", "del", "blackhole", "192.168.0.254/32"]);
+    let back = format!("failover peer {NAME}: I move from communications-interrupted to normal");
+    p.wait_line(&back, 1, PAIR_TIMEOUT);
+    s.wait_line(&back, 1, PAIR_TIMEOUT);
+    for (_, mac, addr) in &clients {
+        wait_active(&p, *addr, mac);
+        wait_active(&s, *addr, mac);
+    }
+    let active = agreed_active(&p, &s);
+    for (_, mac, addr) in &clients {
+        assert_eq!(active.get(addr), Some(mac), "{addr}");
+    }
+    assert!(
+        active.get(&gone_addr) != Some(&gone_mac),
+        "the released {gone_addr} is still active in both stores"
+    );
+}
+
+/// Migration, the way the issue means it: an ISC pair, then the secondary
+/// is replaced by a tandem that starts with no state. The new secondary
+/// recovers every binding from the ISC primary (which serves alone in
+/// partner-down meanwhile), waits out the MCLT, and the pair is normal
+/// again with the clients' leases in tandem's store.
+#[test]
+fn replacing_an_isc_secondary_by_tandem() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("fomig");
+    let srv1 = lab.add_host("srv1", Some("192.168.0.254/24"));
+    let srv2 = lab.add_host("srv2", Some("192.168.0.253/24"));
+    let prefix = 0x16;
+    let hosts: Vec<Host> = (0..2)
+        .map(|i| {
+            let mac = mac_for(prefix, ClientKind::Udhcpc, i == 0, 0);
+            lab.add_host_with_mac(&format!("cli{i}"), None, &mac)
+        })
+        .collect();
+    let late = lab.add_host_with_mac("late", None, &mac_for(prefix, ClientKind::Udhcpc, false, 1));
+    let p = Node::start(Kind::Isc, Role::Primary, &lab, &srv1);
+    let mut old = Node::start(Kind::Isc, Role::Secondary, &lab, &srv2);
+    let normal = format!("failover peer {NAME}: Both servers normal");
+    p.wait_line(&normal, 1, PAIR_TIMEOUT);
+    old.wait_line(&normal, 1, PAIR_TIMEOUT);
+    let mut clients = Vec::new();
+    for h in &hosts {
+        let mut c = Client::start(ClientKind::Udhcpc, h, ClientOptions::default());
+        let l = c.wait_lease(LEASE_TIMEOUT);
+        clients.push((c, h.mac.clone(), l.address));
+    }
+    for (_, mac, addr) in &clients {
+        wait_active(&old, *addr, mac);
+    }
+    // The ISC secondary goes; a tandem takes its place, with no state.
+    old.kill9();
+    drop(old);
+    p.wait_line(
+        &format!("failover peer {NAME}: I move from normal to communications-interrupted"),
+        1,
+        PAIR_TIMEOUT,
+    );
+    let s = Node::start(Kind::Tandem, Role::Secondary, &lab, &srv2);
+    s.wait_line(
+        &format!("failover peer {NAME}: I move from startup to recover"),
+        1,
+        PAIR_TIMEOUT,
+    );
+    p.wait_line(
+        &format!("failover peer {NAME}: I move from communications-interrupted to partner-down"),
+        1,
+        PAIR_TIMEOUT,
+    );
+    // The MCLT (10 s) in recover-wait, then normal.
+    s.wait_line(&normal, 1, PAIR_TIMEOUT);
+    p.wait_line(&normal, 2, PAIR_TIMEOUT);
+    for (_, mac, addr) in &clients {
+        wait_active(&s, *addr, mac);
+    }
+    // The new secondary serves its half.
+    wait_until(
+        Duration::from_secs(20),
+        || {
+            format!(
+                "the new secondary has no BACKUP addresses: {}",
+                s.describe()
+            )
+        },
+        || (!s.own_share().is_empty()).then_some(()),
+    );
+    let mut c = Client::start(ClientKind::Udhcpc, &late, ClientOptions::default());
+    let l = c.wait_lease(LEASE_TIMEOUT);
+    assert_eq!(l.server_id, Some(SECONDARY), "{}", s.describe());
+    wait_active(&p, l.address, &late.mac);
 }
