@@ -1238,7 +1238,8 @@ impl Relationship {
         // - both active: the later CLTT, ties to the primary's;
         // - one active: the active one (never free an address in use);
         // - neither: the primary's.
-        if self.in_flight.values().any(|(a, _, _)| *a == update.addr) {
+        let dueling = self.in_flight.values().any(|(a, _, _)| *a == update.addr);
+        if dueling {
             let theirs = update.cltt.unwrap_or(0);
             let primary = self.config.role == Role::Primary;
             let same_client = update.hw.clone().flatten() == current.hw
@@ -1266,8 +1267,12 @@ impl Relationship {
                 return;
             }
         }
+        // A duel won by the partner's version is accepted as is: the
+        // partner, applying the same rule to the same two versions, has
+        // refused ours, and a transition check refusing theirs too would
+        // leave the two tables apart for good.
         let tsfp = update.potential_expiry.unwrap_or(0);
-        if !self.transition_allowed(&current, update.state, tsfp, now) {
+        if !dueling && !self.transition_allowed(&current, &update, tsfp, now) {
             let text = format!(
                 "{}: invalid state transition: {} to {}",
                 update.addr, current.state, update.state
@@ -1308,13 +1313,29 @@ impl Relationship {
     /// at the same moment, so the refusal only produces a "fatal conflict"
     /// for every expiry that races; tandem applies the 65 s rule in both
     /// directions.
-    fn transition_allowed(&self, current: &Lease, new: BindingState, tsfp: u64, now: u64) -> bool {
+    ///
+    /// And one more: an expiry is also accepted when it is of a later
+    /// transaction of the same client whose own end has passed (the
+    /// partner renewed the client, shorter, and that lease ended); ISC
+    /// judges it by the end of its own older version and refuses.
+    fn transition_allowed(
+        &self,
+        current: &Lease,
+        update: &crate::wire::BindingUpdate,
+        tsfp: u64,
+        now: u64,
+    ) -> bool {
         use BindingState as B;
-        let from = current.state;
+        let (from, new) = (current.state, update.state);
         if from == new {
             return true;
         }
-        let ended = current.end <= now.saturating_add(65);
+        let soon = now.saturating_add(65);
+        let later_of_same_client = update.hw.clone().flatten() == current.hw
+            && update.client_id == current.client_id
+            && update.cltt.unwrap_or(0) > current.cltt;
+        let ended =
+            current.end <= soon || (later_of_same_client && update.end.is_some_and(|e| e <= soon));
         if self.my_state != S::Normal {
             // Only an address we believe in use is defended.
             return match (from, new) {

@@ -299,6 +299,32 @@ impl Sim {
         (self.nodes[0].rel.state(), self.nodes[1].rel.state())
     }
 
+    /// Node `i` changes `a` to exactly this version (no policy checks),
+    /// as the engine would have made it: an expired binding has ended, a
+    /// released one ended at its release.
+    fn set(&mut self, i: usize, a: Ipv4Addr, state: BindingState, client: u8, cltt: u64) {
+        let end = match state {
+            BindingState::Expired => self.now - 1,
+            BindingState::Released => cltt,
+            _ => cltt + 300,
+        };
+        let lease = Lease {
+            addr: a,
+            state,
+            start: cltt,
+            end,
+            cltt,
+            hw: Some(HwAddr::ethernet([2, 0, 0, 0, 9, client])),
+            client_id: None,
+            hostname: None,
+            tstp: cltt + 300,
+            atsfp: 0,
+            tsfp: 0,
+        };
+        self.nodes[i].leases.0.insert(a, lease.clone());
+        self.event(i, Event::LeaseChanged(lease));
+    }
+
     /// A client transaction at node `i` on address `a`, if its state lets it.
     fn grant(&mut self, i: usize, a: Ipv4Addr) {
         let service = self.nodes[i].rel.service();
@@ -591,4 +617,41 @@ fn run_schedule(seed: u64) -> Vec<String> {
     let mut logs = sim.nodes[0].log.clone();
     logs.extend(sim.nodes[1].log.iter().cloned());
     logs
+}
+
+/// Both nodes change the same address at the same moment, in every
+/// combination of binding states, same or different client, and which
+/// transaction is later: the dueling updates must settle on one version
+/// at both (ISC's own rule does not, for an active binding against a
+/// released or expired one).
+#[test]
+fn dueling_updates_settle_on_one_version() {
+    use BindingState as B;
+    let states = [B::Active, B::Released, B::Expired, B::Free, B::Backup];
+    let mut cases = 0;
+    for s0 in states {
+        for s1 in states {
+            for same_client in [true, false] {
+                for (c0, c1) in [(10, 20), (20, 10), (15, 15)] {
+                    let mut sim = Sim::new(7, 0);
+                    sim.run(20);
+                    assert_eq!(sim.states(), (FailoverState::Normal, FailoverState::Normal));
+                    let a = addr(1);
+                    let now = sim.now;
+                    sim.set(0, a, s0, 1, now - 30 + c0);
+                    sim.set(1, a, s1, if same_client { 1 } else { 2 }, now - 30 + c1);
+                    sim.run(10);
+                    assert_eq!(
+                        agreed(&sim.nodes[0].leases),
+                        agreed(&sim.nodes[1].leases),
+                        "{s0:?}/{c0} at the primary, {s1:?}/{c1} at the secondary, same client: {same_client}"
+                    );
+                    assert_eq!(sim.nodes[0].rel.pending_updates(), 0);
+                    assert_eq!(sim.nodes[1].rel.pending_updates(), 0);
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 150);
 }
