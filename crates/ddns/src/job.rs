@@ -50,6 +50,13 @@ pub struct Published {
     pub binding: Binding,
     pub forward: Part,
     pub reverse: Part,
+    /// Not known but presumed: the records another server may have put
+    /// there for a lease that has now ended here (a failover partner's
+    /// lease, a lease imported from dhcpd). Withdrawing it is guarded by
+    /// the DHCID; its PTR is removed only if the guarded A record was
+    /// there.
+    #[serde(default)]
+    pub presumed: bool,
 }
 
 impl Published {
@@ -59,6 +66,22 @@ impl Published {
             binding,
             forward: Part::Absent,
             reverse: Part::Absent,
+            presumed: false,
+        }
+    }
+
+    /// The records another server may hold for `binding` (see
+    /// [`Published::presumed`]).
+    pub fn presumed(binding: Binding) -> Published {
+        Published {
+            forward: if binding.forward {
+                Part::Present
+            } else {
+                Part::Absent
+            },
+            reverse: Part::Present,
+            binding,
+            presumed: true,
         }
     }
 
@@ -140,10 +163,17 @@ impl Job {
             Part::Present => renewed && resend,
         };
         let (undo_forward, undo_reverse) = match &old {
-            Some(o) => (
-                (o.binding.forward && o.forward == Part::Present).then_some(Undo::Address),
-                o.binding.reverse.is_some() && o.reverse == Part::Present,
-            ),
+            Some(o) => {
+                let fwd =
+                    (o.binding.forward && o.forward == Part::Present).then_some(Undo::Address);
+                // A presumed PTR goes only with the guarded A record (see
+                // `answer`), unless there is no A record to go by.
+                let rev_ok = !o.presumed || fwd.is_none();
+                (
+                    fwd,
+                    o.binding.reverse.is_some() && o.reverse == Part::Present && rev_ok,
+                )
+            }
             None => (None, false),
         };
         let (do_forward, do_reverse) = match &new {
@@ -263,10 +293,21 @@ impl Job {
                 self.info(text);
                 self.set_old(|p| p.forward = Part::Absent);
                 self.undo_forward = (step == Step::Release).then_some(Undo::Guard);
+                if let Some(o) = &self.old {
+                    if o.presumed {
+                        // The guarded name was there: so is its PTR.
+                        self.undo_reverse = o.binding.reverse.is_some();
+                    }
+                }
             }
             Step::Release if matches!(rcode, Rcode::NXRRSET | Rcode::NXDOMAIN) => {
                 // Our guard is gone: whatever is there now is not ours.
-                self.set_old(|p| p.forward = Part::Absent);
+                self.set_old(|p| {
+                    p.forward = Part::Absent;
+                    if p.presumed {
+                        p.reverse = Part::Absent;
+                    }
+                });
                 self.undo_forward = None;
             }
             Step::ReleaseGuard if noerror || matches!(rcode, Rcode::YXRRSET | Rcode::NXRRSET) => {

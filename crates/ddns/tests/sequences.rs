@@ -250,3 +250,50 @@ fn a_forward_update_lost_in_flight_is_recovered_by_the_takeover() {
         "Added new forward map from laptop.home. to 192.168.0.15"
     );
 }
+
+/// A failover survivor (or a tandem that took over from dhcpd) withdraws
+/// a name another server published for a lease that ended here: the same
+/// client and name give the same DHCID, so the guarded release works.
+#[test]
+fn a_presumed_binding_is_withdrawn_when_it_is_there() {
+    let cfg = config();
+    let mut dns = Dns::new();
+    let before = dns.dump();
+    let b = binding(&cfg, 1, "laptop", 15);
+    publish(&mut dns, &cfg, &b); // by the partner
+    let job = Job::new(
+        Some(&tandem_ddns::Published::presumed(b)),
+        None,
+        false,
+        false,
+        true,
+    )
+    .unwrap();
+    let (after, log) = dns.run(&cfg, job);
+    assert_eq!(after, None);
+    assert_eq!(dns.dump(), before);
+    assert_eq!(log.len(), 2, "{log:?}");
+}
+
+/// ... and touches nothing when it is not: another client's name at that
+/// address, with its PTR, stays.
+#[test]
+fn a_presumed_binding_that_is_not_there_touches_nothing() {
+    let cfg = config();
+    let mut dns = Dns::new();
+    publish(&mut dns, &cfg, &binding(&cfg, 1, "laptop", 15));
+    let before = dns.dump();
+    let other = binding(&cfg, 2, "laptop", 15);
+    let job = Job::new(
+        Some(&tandem_ddns::Published::presumed(other)),
+        None,
+        false,
+        false,
+        true,
+    )
+    .unwrap();
+    let (after, log) = dns.run(&cfg, job);
+    assert_eq!(after, None);
+    assert!(log.is_empty(), "{log:?}");
+    assert_eq!(dns.dump(), before);
+}

@@ -125,10 +125,15 @@ pub struct DdnsService {
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
+/// One lease's want, as a commit makes it: its owner, the records it
+/// wants, and, for a lease that ended, the records another server may have
+/// published for it (see `Published::presumed`).
+type LeaseWant = (Ipv4Addr, Option<Owner>, Option<Binding>, Option<Binding>);
+
 /// The wants of one lease commit, applied once the commit is durable.
 pub struct Pending {
     inner: Arc<Inner>,
-    wants: Vec<(Ipv4Addr, Option<Owner>, Option<Binding>)>,
+    wants: Vec<LeaseWant>,
 }
 
 impl Pending {
@@ -136,7 +141,25 @@ impl Pending {
     pub fn committed(self) {
         let inner = self.inner;
         let mut st = lock(&inner.state);
-        for (addr, owner, binding) in self.wants {
+        for (addr, owner, binding, ended) in self.wants {
+            // A lease that ended here with nothing of it known in DNS: its
+            // partner (or dhcpd, before tandem) may have published it.
+            // (Nothing known: no record of it, or one that never got into
+            // DNS, say because DNS was down; not one held by another client.)
+            if let (None, Some(b)) = (&binding, ended) {
+                let unknown = st
+                    .haves
+                    .get(&addr)
+                    .is_none_or(|h| !h.holds_records() && h.forward != Part::Conflict);
+                if unknown {
+                    let p = Published::presumed(b);
+                    inner.append(&Record::Have {
+                        addr,
+                        state: Some(p.clone()),
+                    });
+                    st.haves.insert(addr, p);
+                }
+            }
             inner.set_want(&mut st, addr, owner, binding, true);
         }
         drop(st);
@@ -306,7 +329,7 @@ impl DdnsService {
         let mut wants = Vec::with_capacity(out.changes.len());
         for l in &out.changes {
             if !l.is_active_at(now) {
-                wants.push((l.addr, None, None));
+                wants.push((l.addr, None, None, inner.derive_any(l, now)));
                 continue;
             }
             let acked = out.reply.as_ref().filter(|r| {
@@ -328,7 +351,7 @@ impl DdnsService {
                     set_fqdn(r, v);
                 }
             }
-            wants.push((l.addr, Some(owner_of(l)), p.binding));
+            wants.push((l.addr, Some(owner_of(l)), p.binding, None));
         }
         Some(Pending {
             inner: inner.clone(),
@@ -345,9 +368,9 @@ impl DdnsService {
             .iter()
             .map(|l| {
                 if l.is_active_at(now) {
-                    (l.addr, Some(owner_of(l)), self.inner.derive(l, now))
+                    (l.addr, Some(owner_of(l)), self.inner.derive(l, now), None)
                 } else {
-                    (l.addr, None, None)
+                    (l.addr, None, None, self.inner.derive_any(l, now))
                 }
             })
             .collect();
@@ -483,6 +506,21 @@ impl Inner {
                 fixed: self.dhcp.host_with_address(addr).is_some(),
             },
         )
+    }
+
+    /// The records a lease had while it was active (for one that ended),
+    /// to withdraw should another server have published them. Not for a
+    /// failover pool: there the partner may have renewed the lease before
+    /// its binding update arrives, and its live records carry the same
+    /// DHCID (which node withdraws a pool's names after a failover is the
+    /// failover integration's to decide).
+    fn derive_any(&self, l: &Lease, now: u64) -> Option<Binding> {
+        if tandem_dhcp::failover::relationship_of(&self.dhcp, l.addr).is_some() {
+            return None;
+        }
+        let mut active = l.clone();
+        active.end = active.end.max(now + 1);
+        self.derive(&active, now)
     }
 
     /// The records of a lease known only from the lease table (no
