@@ -465,13 +465,49 @@ impl Relationship {
     fn request_all(&mut self, out: &mut Vec<Action>, now: u64) {
         let xid = self.xid();
         self.requested = true;
+        let name = &self.config.name;
+        let lines = [
+            format!("failover peer {name}: requesting full update from peer"),
+            format!("Sent update request all message to {name}"),
+        ];
+        for text in lines {
+            self.log(out, false, text);
+        }
         self.send(out, build::updreqall(now as u32, xid), now);
     }
 
     fn request_unacked(&mut self, out: &mut Vec<Action>, now: u64) {
         let xid = self.xid();
         self.requested = true;
+        let text = format!("Sent update request message to {}", self.config.name);
+        self.log(out, false, text);
         self.send(out, build::updreq(now as u32, xid), now);
+    }
+
+    /// Answers UPDREQ or UPDREQALL `xid` with what has been queued, and
+    /// says so in ISC's words.
+    fn answer_request(
+        &mut self,
+        out: &mut Vec<Action>,
+        xid: u32,
+        all: bool,
+        now: u64,
+        leases: &dyn Leases,
+    ) {
+        let what = if all {
+            "Update request all"
+        } else {
+            "Update request"
+        };
+        let pending = if self.queue.is_empty() && self.in_flight.is_empty() {
+            "nothing pending"
+        } else {
+            "sending update"
+        };
+        let text = format!("{what} from {}: {pending}", self.config.name);
+        self.log(out, false, text);
+        self.answering = Some(xid);
+        self.pump(out, now, leases);
     }
 
     /// Handles one event at `now`.
@@ -584,6 +620,8 @@ impl Relationship {
         if let Some(xid) = self.answering {
             if self.queue.is_empty() && self.in_flight.is_empty() {
                 self.answering = None;
+                let text = format!("Sent update done message to {}", self.config.name);
+                self.log(out, false, text);
                 self.send(out, build::upddone(now as u32, xid), now);
             }
         }
@@ -796,8 +834,7 @@ impl Relationship {
                 for l in leases.all() {
                     self.enqueue(l.addr);
                 }
-                self.answering = Some(m.xid);
-                self.pump(out, now, leases);
+                self.answer_request(out, m.xid, true, now, leases);
             }
             MessageType::UpdReq => {
                 // What the partner may not have: never acknowledged, or in
@@ -805,8 +842,7 @@ impl Relationship {
                 for l in leases.all().iter().filter(|l| unacked(l)) {
                     self.enqueue(l.addr);
                 }
-                self.answering = Some(m.xid);
-                self.pump(out, now, leases);
+                self.answer_request(out, m.xid, false, now, leases);
             }
             MessageType::UpdDone => self.on_upddone(out, now, leases),
             MessageType::PoolReq => {
@@ -1040,6 +1076,13 @@ impl Relationship {
             self.pump(out, now, leases);
             return;
         }
+        if self.my_state == S::RecoverDone && peer == S::RecoverDone {
+            self.log(
+                out,
+                false,
+                "Both servers have entered recover-done!".to_string(),
+            );
+        }
         let next = self.next_on_peer_state(peer, was_startup);
         match next {
             Some(n) => self.transition(out, n, now, leases),
@@ -1149,6 +1192,8 @@ impl Relationship {
 
     fn on_upddone(&mut self, out: &mut Vec<Action>, now: u64, leases: &dyn Leases) {
         self.requested = false;
+        let text = format!("failover peer {}: peer update completed.", self.config.name);
+        self.log(out, false, text);
         match self.my_state {
             S::Recover => {
                 // Skip the MCLT wait when the partner is itself freshly
