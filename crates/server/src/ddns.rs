@@ -240,6 +240,12 @@ impl DdnsService {
             let mut seen = HashSet::new();
             for l in leases {
                 seen.insert(l.addr);
+                // A failover pool's lease may be the partner's, published
+                // by the partner: only this node's own commits drive its
+                // names there, as they did before the restart.
+                if tandem_dhcp::failover::relationship_of(&inner.dhcp, l.addr).is_some() {
+                    continue;
+                }
                 let (owner, binding) = if l.is_active_at(now) {
                     let owner = owner_of(l);
                     // The journal's want holds what the lease cannot (the
