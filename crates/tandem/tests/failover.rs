@@ -450,7 +450,9 @@ struct Running<'h> {
 }
 
 /// The whole scenario for one pair.
-fn pair(primary: Kind, secondary: Kind, tag: &str, prefix: u8) {
+/// `dhcpcd`: add a dhcpcd client, whose identifier (a DUID) it makes up
+/// itself, so either server may be its own.
+fn pair(primary: Kind, secondary: Kind, tag: &str, prefix: u8, dhcpcd: bool) {
     if !can_run() {
         return;
     }
@@ -465,7 +467,7 @@ fn pair(primary: Kind, secondary: Kind, tag: &str, prefix: u8) {
         (ClientKind::Dhclient, true, 0),
         (ClientKind::Dhclient, false, 0),
     ];
-    let hosts: Vec<(ClientKind, Host)> = plan
+    let mut hosts: Vec<(ClientKind, Host)> = plan
         .iter()
         .enumerate()
         .map(|(i, &(kind, p, skip))| {
@@ -473,6 +475,9 @@ fn pair(primary: Kind, secondary: Kind, tag: &str, prefix: u8) {
             (kind, lab.add_host_with_mac(&format!("cli{i}"), None, &mac))
         })
         .collect();
+    if dhcpcd && peers_present(&["dhcpcd"]) {
+        hosts.push((ClientKind::Dhcpcd, lab.add_host("cli9", None)));
+    }
     let late_for_secondary = lab.add_host_with_mac(
         "late2",
         None,
@@ -619,17 +624,17 @@ fn outage<'h>(
 
 #[test]
 fn tandem_and_tandem() {
-    pair(Kind::Tandem, Kind::Tandem, "fott", 0x11);
+    pair(Kind::Tandem, Kind::Tandem, "fott", 0x11, true);
 }
 
 #[test]
 fn tandem_primary_with_isc_secondary() {
-    pair(Kind::Tandem, Kind::Isc, "foti", 0x12);
+    pair(Kind::Tandem, Kind::Isc, "foti", 0x12, false);
 }
 
 #[test]
 fn isc_primary_with_tandem_secondary() {
-    pair(Kind::Isc, Kind::Tandem, "foit", 0x13);
+    pair(Kind::Isc, Kind::Tandem, "foit", 0x13, false);
 }
 
 fn control(node: &Node<'_>, args: &[&str]) -> (bool, String) {
