@@ -543,6 +543,19 @@ impl Relationship {
                 }
                 self.pump(&mut out, now, leases);
             }
+            Event::OperatorPartnerDown if self.mclt == 0 => {
+                // A secondary that never heard the primary's MCLT could
+                // give only zero-length leases and take the partner's
+                // addresses at once.
+                self.log(
+                    &mut out,
+                    true,
+                    format!(
+                        "failover peer {}: partner-down refused: the MCLT is not known (the primary has never connected)",
+                        self.config.name
+                    ),
+                );
+            }
             Event::OperatorPartnerDown => {
                 if matches!(
                     self.current(),
