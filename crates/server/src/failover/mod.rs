@@ -256,7 +256,7 @@ impl Failover {
         for (idx, h) in self.handles.iter().enumerate() {
             let v = lock(&h.view).clone();
             out.push_str(&format!(
-                "failover peer {} ({} of {}:{}): my state {}, partner state {}, link {}, {} pending updates, mclt {}",
+                "failover peer {}: {}, partner {}:{}; my state {}, partner state {}, link {}, {} pending updates, mclt {}",
                 h.peer.name,
                 h.peer.role.as_str(),
                 h.peer.peer_address,
