@@ -550,8 +550,10 @@ fn the_seeds_dhcpd_conf_and_named_conf_import_into_names_in_dns() {
 ///
 /// `dns_down`: BIND is down while tandem takes over and when the client
 /// releases, so tandem never confirmed the names; it withdraws them anyway
-/// (guarded) once BIND is back.
-fn migrate(tag: &str, dns_down: bool) {
+/// (guarded) once BIND is back. `style`: dhcpd's `ddns-update-style`
+/// (with `interim`, the guard is dhcpd's TXT record, and tandem's must
+/// match it byte for byte too).
+fn migrate(tag: &str, dns_down: bool, style: &str) {
     if !can_run(&["udhcpc", "dhcpd"]) {
         return;
     }
@@ -567,7 +569,7 @@ fn migrate(tag: &str, dns_down: bool) {
     std::fs::write(
         &conf,
         format!(
-            "ddns-update-style standard;\nddns-domainname \"home.\";\nauthoritative;\nping-check false;\n\
+            "ddns-update-style {style};\nddns-domainname \"home.\";\nauthoritative;\nping-check false;\n\
              default-lease-time 600;\nmax-lease-time 600;\n\
              key DHCP_UPDATER {{ algorithm hmac-md5; secret \"{MD5_SECRET}\"; }};\n\
              key REV_UPDATER {{ algorithm hmac-sha256; secret \"{SHA256_SECRET}\"; }};\n\
@@ -601,6 +603,11 @@ fn migrate(tag: &str, dns_down: bool) {
         &format!("Added new forward map from laptop.home. to {addr}"),
         Duration::from_secs(5),
     );
+    if style == "interim" {
+        // dhcpd's interim guard: "31" (client identifier) and the MD5.
+        let txt = dig(&srv, at.0, at.1, &["laptop.home", "TXT"]).answer_data("TXT");
+        assert!(txt.len() == 1 && txt[0].starts_with("\"31"), "{txt:?}");
+    }
     let _ = dhcpd.terminate(Duration::from_secs(5));
     if dns_down {
         drop(bind.take());
@@ -659,10 +666,15 @@ fn migrate(tag: &str, dns_down: bool) {
 
 #[test]
 fn names_dhcpd_published_are_taken_over_and_withdrawn_after_a_migration() {
-    migrate("ddnsmig", false);
+    migrate("ddnsmig", false, "standard");
 }
 
 #[test]
 fn names_dhcpd_published_are_withdrawn_even_if_dns_was_down_at_the_take_over() {
-    migrate("ddnsmigd", true);
+    migrate("ddnsmigd", true, "standard");
+}
+
+#[test]
+fn names_dhcpd_published_in_the_interim_style_are_taken_over_and_withdrawn() {
+    migrate("ddnsmigi", false, "interim");
 }
