@@ -55,7 +55,7 @@ SERVERS = ["tandem", "kea", "isc"]
 # still in flight instead of counting them as drops.
 WAIT_US = 500000
 RATES = [500, 700, 1000, 1400, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000,
-         10000, 11000, 12000, 13000, 14000]
+         10000, 11000, 12000, 13000, 14000, 16000, 18000, 19000]
 
 started = []          # every Popen this script made, ended by PID at exit
 namespaces = []
