@@ -160,6 +160,17 @@ impl Engine {
         self.leases.insert(l.addr, l);
     }
 
+    /// Keeps `addr` for client `c` for a while: offered, or being probed.
+    fn hold_offer(&mut self, addr: Ipv4Addr, c: &Client, now: u64) {
+        self.offers.insert(
+            addr,
+            Offer {
+                client: c.key.clone(),
+                expires: now + OFFER_HOLD,
+            },
+        );
+    }
+
     fn belongs_to(&self, l: &Lease, c: &Client) -> bool {
         match (&l.client_id, &c.id) {
             (Some(a), Some(b)) => a == b,
@@ -426,23 +437,11 @@ impl Engine {
                 .is_none_or(|t| now >= t + PROBE_VALID)
         {
             // Hold it while the probe runs, so the retry picks it again.
-            self.offers.insert(
-                addr,
-                Offer {
-                    client: c.key.clone(),
-                    expires: now + OFFER_HOLD,
-                },
-            );
+            self.hold_offer(addr, c, now);
             out.probe = Some(addr);
             return;
         }
-        self.offers.insert(
-            addr,
-            Offer {
-                client: c.key.clone(),
-                expires: now + OFFER_HOLD,
-            },
-        );
+        self.hold_offer(addr, c, now);
         let mut reply = self.build_reply(p, c, ingress, si, addr, MessageType::Offer, now);
         if let Some(g) = self.failover_lease_time(addr, self.desired_time(p, c, si, addr), now) {
             failover::set_lease_time(&mut reply, g.granted);

@@ -211,6 +211,16 @@ pub fn unacked(l: &Lease) -> bool {
         )
 }
 
+/// ISC's "disconnect" event: the state a server moves to when the link is
+/// lost (or STARTUP ends without the partner).
+fn after_disconnect(s: FailoverState) -> FailoverState {
+    match s {
+        S::Normal => S::CommunicationsInterrupted,
+        S::PotentialConflict | S::UnknownState => S::ResolutionInterrupted,
+        other => other,
+    }
+}
+
 fn name(s: FailoverState) -> &'static str {
     s.isc_name()
 }
@@ -711,12 +721,7 @@ impl Relationship {
         if self.my_state == S::Startup {
             return;
         }
-        let next = match self.my_state {
-            S::Normal => S::CommunicationsInterrupted,
-            S::PotentialConflict | S::UnknownState => S::ResolutionInterrupted,
-            other => other,
-        };
-        self.transition(out, next, now, leases);
+        self.transition(out, after_disconnect(self.my_state), now, leases);
     }
 
     fn close(
@@ -785,12 +790,7 @@ impl Relationship {
                 self.send_state(out, now);
                 self.pump(out, now, leases);
             } else {
-                let next = match self.my_state {
-                    S::Normal => S::CommunicationsInterrupted,
-                    S::PotentialConflict | S::UnknownState => S::ResolutionInterrupted,
-                    other => other,
-                };
-                self.transition(out, next, now, leases);
+                self.transition(out, after_disconnect(self.my_state), now, leases);
             }
         }
         if self.my_state == S::RecoverWait && now >= self.my_stos + u64::from(self.mclt) {
