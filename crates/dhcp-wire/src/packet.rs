@@ -187,6 +187,33 @@ impl Packet {
         }
     }
 
+    /// A client's BOOTREQUEST of type `mt` from Ethernet address `hw`,
+    /// with option 53 only and every address zero: what a client without
+    /// an address sends, and the starting point of tests and tools.
+    pub fn client_request(mt: crate::MessageType, hw: [u8; 6], xid: u32) -> Packet {
+        let mut chaddr = [0u8; 16];
+        chaddr[..6].copy_from_slice(&hw);
+        let mut options = Options::new();
+        options.set(code::MESSAGE_TYPE, vec![mt as u8]);
+        Packet {
+            op: BOOTREQUEST,
+            htype: 1,
+            hlen: 6,
+            hops: 0,
+            xid,
+            secs: 0,
+            flags: 0,
+            ciaddr: Ipv4Addr::UNSPECIFIED,
+            yiaddr: Ipv4Addr::UNSPECIFIED,
+            siaddr: Ipv4Addr::UNSPECIFIED,
+            giaddr: Ipv4Addr::UNSPECIFIED,
+            chaddr,
+            sname: Vec::new(),
+            file: Vec::new(),
+            options,
+        }
+    }
+
     /// The client hardware address (`hlen` octets of `chaddr`).
     pub fn hw_addr(&self) -> &[u8] {
         &self.chaddr[..usize::from(self.hlen.min(16))]

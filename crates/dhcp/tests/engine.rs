@@ -8,8 +8,8 @@ use tandem_dhcp::config::{
     TimesOverride,
 };
 use tandem_dhcp::{BindingState, Destination, Engine, HwAddr, Ingress};
-use tandem_dhcp_wire::packet::{BOOTREQUEST, FLAG_BROADCAST};
-use tandem_dhcp_wire::{code, Kind, MessageType, Options, Packet};
+use tandem_dhcp_wire::packet::FLAG_BROADCAST;
+use tandem_dhcp_wire::{code, Kind, MessageType, Packet};
 
 const NOW: u64 = 1_800_000_000;
 
@@ -114,28 +114,10 @@ fn mac(n: u8) -> [u8; 6] {
 }
 
 fn packet(mt: MessageType, hw: [u8; 6]) -> Packet {
-    let mut chaddr = [0u8; 16];
-    chaddr[..6].copy_from_slice(&hw);
-    let mut options = Options::new();
-    options.set(code::MESSAGE_TYPE, vec![mt as u8]);
-    options.set(code::PARAMETER_REQUEST_LIST, vec![1, 121, 3, 6, 15, 12]);
-    Packet {
-        op: BOOTREQUEST,
-        htype: 1,
-        hlen: 6,
-        hops: 0,
-        xid: 42,
-        secs: 0,
-        flags: 0,
-        ciaddr: Ipv4Addr::UNSPECIFIED,
-        yiaddr: Ipv4Addr::UNSPECIFIED,
-        siaddr: Ipv4Addr::UNSPECIFIED,
-        giaddr: Ipv4Addr::UNSPECIFIED,
-        chaddr,
-        sname: vec![],
-        file: vec![],
-        options,
-    }
+    let mut p = Packet::client_request(mt, hw, 42);
+    p.options
+        .set(code::PARAMETER_REQUEST_LIST, vec![1, 121, 3, 6, 15, 12]);
+    p
 }
 
 fn request_selecting(hw: [u8; 6], addr: Ipv4Addr) -> Packet {

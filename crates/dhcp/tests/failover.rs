@@ -11,8 +11,7 @@ use tandem_dhcp::config::TimesOverride;
 use tandem_dhcp::config::{ConflictDetection, DhcpConfig, OptionSet, Pool, Range, Subnet};
 use tandem_dhcp::failover::{packet_bucket, FailoverPeer, Hba, Policy, Role, Service};
 use tandem_dhcp::{BindingState, Engine, HwAddr, Ingress, Lease, Outcome};
-use tandem_dhcp_wire::packet::BOOTREQUEST;
-use tandem_dhcp_wire::{code, MessageType, Options, Packet};
+use tandem_dhcp_wire::{code, MessageType, Packet};
 
 const NOW: u64 = 1_800_000_000;
 const MCLT: u32 = 600;
@@ -92,27 +91,7 @@ fn eth0(role: Role) -> Ingress {
 }
 
 fn packet(mt: MessageType, hw: [u8; 6]) -> Packet {
-    let mut chaddr = [0u8; 16];
-    chaddr[..6].copy_from_slice(&hw);
-    let mut options = Options::new();
-    options.set(code::MESSAGE_TYPE, vec![mt as u8]);
-    Packet {
-        op: BOOTREQUEST,
-        htype: 1,
-        hlen: 6,
-        hops: 0,
-        xid: 7,
-        secs: 0,
-        flags: 0,
-        ciaddr: Ipv4Addr::UNSPECIFIED,
-        yiaddr: Ipv4Addr::UNSPECIFIED,
-        siaddr: Ipv4Addr::UNSPECIFIED,
-        giaddr: Ipv4Addr::UNSPECIFIED,
-        chaddr,
-        sname: vec![],
-        file: vec![],
-        options,
-    }
+    Packet::client_request(mt, hw, 7)
 }
 
 /// A MAC whose bucket is below 128 (the primary's under `split 128`) or

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use tandem_dhcp::config::{ConflictDetection, DhcpConfig, Host, Pool, Range, Subnet};
 use tandem_dhcp::{BindingState, Engine, HwAddr, Ingress, Lease};
-use tandem_dhcp_wire::packet::BOOTREQUEST;
-use tandem_dhcp_wire::{code, MessageType, Options, Packet};
+use tandem_dhcp_wire::{code, MessageType, Packet};
 
 const T0: u64 = 1_800_000_000;
 
@@ -80,27 +79,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn packet(mt: MessageType, client: u8) -> Packet {
-    let mut chaddr = [0u8; 16];
-    chaddr[..6].copy_from_slice(&mac(client));
-    let mut options = Options::new();
-    options.set(code::MESSAGE_TYPE, vec![mt as u8]);
-    Packet {
-        op: BOOTREQUEST,
-        htype: 1,
-        hlen: 6,
-        hops: 0,
-        xid: u32::from(client),
-        secs: 0,
-        flags: 0,
-        ciaddr: Ipv4Addr::UNSPECIFIED,
-        yiaddr: Ipv4Addr::UNSPECIFIED,
-        siaddr: Ipv4Addr::UNSPECIFIED,
-        giaddr: Ipv4Addr::UNSPECIFIED,
-        chaddr,
-        sname: vec![],
-        file: vec![],
-        options,
-    }
+    Packet::client_request(mt, mac(client), u32::from(client))
 }
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
