@@ -277,7 +277,13 @@ fn query(
             rcode,
         ))
     };
-    if msg.questions.len() != 1 || !msg.answers.is_empty() || !msg.authority.is_empty() {
+    // An IXFR request carries the client's SOA in the authority section
+    // (RFC 1995 §3); no other query has one.
+    let ixfr = msg
+        .questions
+        .first()
+        .is_some_and(|q| q.qtype == Rtype::IXFR);
+    if msg.questions.len() != 1 || !msg.answers.is_empty() || (!msg.authority.is_empty() && !ixfr) {
         return reply(Rcode::FORMERR);
     }
     let q = &msg.questions[0];

@@ -58,7 +58,11 @@ impl Shared {
 
     /// The messages of an outgoing zone transfer.
     pub fn transfer(&self, req: &query::TransferRequest) -> Vec<Vec<u8>> {
-        tandem_dns::transfer::respond(&self.store.snapshot(), req, unix_now())
+        // The snapshot first: the history is extended before a snapshot is
+        // published, so it then reaches at least the snapshot's serial.
+        let catalog = self.store.snapshot();
+        let history = self.store.history(&req.zone);
+        tandem_dns::transfer::respond(&catalog, req, &history, unix_now())
     }
 
     /// Re-reads the zone files; returns the control-socket answer.

@@ -29,7 +29,7 @@ use tandem_dns::{Catalog, ZoneEntry, ZonePolicy};
 use tandem_dns_wire::Name;
 use tandem_journal::{Journal, JournalError, Options};
 use tandem_zone::file::{load, ZoneFileError};
-use tandem_zone::Zone;
+use tandem_zone::{Diff, Zone};
 
 use crate::codec::{DecodeError, KIND_CHECKPOINT, KIND_DIFF};
 use crate::overlay::Overlay;
@@ -78,6 +78,9 @@ pub(crate) struct ZoneState {
     file_text: Option<String>,
     pub(crate) overlay: Overlay,
     pub(crate) journal: Journal,
+    /// The committed diffs still in the journal (since its last
+    /// checkpoint), oldest first: what IXFR is answered from.
+    pub(crate) history: Vec<Diff>,
 }
 
 pub(crate) struct Inner {
@@ -143,21 +146,33 @@ pub fn journal_path(state_dir: &Path, origin: &Name) -> PathBuf {
     state_dir.join("zones").join(format!("{safe}.jnl"))
 }
 
-/// Rebuilds the overlay from a journal's entries.
-fn replay(path: &Path, entries: &[tandem_journal::Entry]) -> Result<Overlay, StoreError> {
+/// Rebuilds the overlay from a journal's entries, with the diffs after the
+/// last checkpoint (the history IXFR answers from).
+fn replay(
+    path: &Path,
+    entries: &[tandem_journal::Entry],
+) -> Result<(Overlay, Vec<Diff>), StoreError> {
     let decode = |e: DecodeError| StoreError::Decode {
         path: path.to_path_buf(),
         source: e,
     };
     let mut overlay = Overlay::new();
+    let mut history = Vec::new();
     for e in entries {
         match e.kind {
-            KIND_DIFF => overlay.record(&codec::decode_diff(&e.payload).map_err(decode)?),
-            KIND_CHECKPOINT => overlay = codec::decode_checkpoint(&e.payload).map_err(decode)?,
+            KIND_DIFF => {
+                let d = codec::decode_diff(&e.payload).map_err(decode)?;
+                overlay.record(&d);
+                history.push(d);
+            }
+            KIND_CHECKPOINT => {
+                overlay = codec::decode_checkpoint(&e.payload).map_err(decode)?;
+                history.clear();
+            }
             _ => return Err(decode(DecodeError("unknown entry kind"))),
         }
     }
-    Ok(overlay)
+    Ok((overlay, history))
 }
 
 impl ZoneStore {
@@ -192,8 +207,13 @@ impl ZoneStore {
                     t.bytes_dropped
                 ));
             }
-            let mut overlay = replay(&jpath, &found.entries)?;
+            let (mut overlay, mut history) = replay(&jpath, &found.entries)?;
             let (zone, report) = overlay.merge(&file_zone, None);
+            // A zone file edited while stopped moves the serial past the
+            // history's end; the history then no longer leads to it.
+            if history.last().is_some_and(|d| d.to_serial != zone.serial()) {
+                history.clear();
+            }
             for (r, why) in report.dropped {
                 warnings.push(format!(
                     "zone {}: dropped dynamic record {} {}: {why}",
@@ -211,6 +231,7 @@ impl ZoneStore {
                     file_text: Some(text),
                     overlay,
                     journal,
+                    history,
                 },
             );
         }
@@ -257,6 +278,16 @@ impl ZoneStore {
             }
             None => reply(req.response(tandem_dns_wire::Rcode::SERVFAIL)),
         }
+    }
+
+    /// The zone's committed diffs still in its journal, oldest first.
+    pub fn history(&self, zone: &Name) -> Vec<Diff> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner
+            .zones
+            .get(zone)
+            .map(|s| s.history.clone())
+            .unwrap_or_default()
     }
 
     /// Stops taking updates; those already queued are still committed.
@@ -310,6 +341,8 @@ impl ZoneStore {
             }
             report.loaded.push((name.clone(), zone.serial()));
             state.file_text = Some(text);
+            // The checkpoint replaced the journal's diffs.
+            state.history.clear();
             catalog.insert(ZoneEntry {
                 zone: Arc::new(zone),
                 policy: state.spec.policy.clone(),
@@ -317,5 +350,42 @@ impl ZoneStore {
         }
         self.catalog.store(Arc::new(catalog));
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_journal::Entry;
+
+    fn diff(from: u32, to: u32) -> Entry {
+        let d = Diff {
+            from_serial: from,
+            to_serial: to,
+            removed: vec![],
+            added: vec![],
+        };
+        Entry {
+            offset: 0,
+            kind: KIND_DIFF,
+            payload: codec::encode_diff(&d),
+        }
+    }
+
+    #[test]
+    fn history_is_the_diffs_after_the_last_checkpoint() {
+        let checkpoint = Entry {
+            offset: 0,
+            kind: KIND_CHECKPOINT,
+            payload: codec::encode_checkpoint(&Overlay::from_parts(vec![], vec![], Some(2))),
+        };
+        let entries = vec![diff(1, 2), checkpoint, diff(2, 3), diff(3, 4)];
+        let (overlay, history) = replay(Path::new("x.jnl"), &entries).unwrap();
+        assert_eq!(overlay.serial, Some(4));
+        let serials: Vec<_> = history
+            .iter()
+            .map(|d| (d.from_serial, d.to_serial))
+            .collect();
+        assert_eq!(serials, vec![(2, 3), (3, 4)]);
     }
 }

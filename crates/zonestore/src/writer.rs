@@ -112,6 +112,7 @@ fn commit(store: &Arc<ZoneStore>, batch: Vec<(UpdateRequest, Reply)>) {
         if let Some(state) = inner.zones.get_mut(zone) {
             for d in list {
                 state.overlay.record(d);
+                state.history.push(d.clone());
             }
         }
     }
@@ -122,17 +123,22 @@ fn commit(store: &Arc<ZoneStore>, batch: Vec<(UpdateRequest, Reply)>) {
 
     // Compact journals that grew past their limit into one checkpoint.
     for zone in diffs.keys() {
-        if let Some(state) = inner.zones.get(zone) {
+        if let Some(state) = inner.zones.get_mut(zone) {
             if state.journal.len() > state.spec.journal_max_size {
                 let before = state.journal.len();
                 match state
                     .journal
                     .compact(KIND_CHECKPOINT, vec![encode_checkpoint(&state.overlay)])
                 {
-                    Ok(r) => tracing::info!(
-                        "zone {zone}/IN: journal compacted from {before} to {} bytes",
-                        r.bytes_after
-                    ),
+                    Ok(r) => {
+                        tracing::info!(
+                            "zone {zone}/IN: journal compacted from {before} to {} bytes",
+                            r.bytes_after
+                        );
+                        // The diffs are gone from disk: IXFR from before
+                        // now falls back to AXFR.
+                        state.history.clear();
+                    }
                     Err(e) => tracing::error!("zone {zone}/IN: journal compaction failed: {e}"),
                 }
             }

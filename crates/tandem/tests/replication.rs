@@ -1,0 +1,142 @@
+//! Zone replication as secondaries see it: IXFR answered from the journal's
+//! history (RFC 1995), with the whole zone when the history does not reach
+//! back far enough.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::Tandem;
+use tandem_testkit::peers_present;
+
+const MD5: &str = "hmac-md5:DHCP_UPDATER:cGFpci1leGFtcGxlLWtleS1kby1ub3QtdXNl";
+
+fn nsupdate(port: u16, script: &str) {
+    let mut child = Command::new("nsupdate")
+        .args(["-y", MD5])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nsupdate");
+    let full = format!("server 127.0.0.1 {port}\nzone home\n{script}\nsend\n");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), full.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn serial(t: &Tandem) -> u32 {
+    let soa = t.dig(&["home", "SOA"]).answer_data("SOA");
+    soa[0].split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+/// The records of a transfer as dig prints them: (owner, type, data).
+fn records(raw: &str) -> Vec<(String, String, String)> {
+    raw.lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 5).then(|| (f[0].to_string(), f[3].to_string(), f[4..].join(" ")))
+        })
+        .collect()
+}
+
+fn soa_serials(recs: &[(String, String, String)]) -> Vec<u32> {
+    recs.iter()
+        .filter(|r| r.1 == "SOA")
+        .map(|r| r.2.split_whitespace().nth(2).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn ixfr_from_the_journal_and_axfr_when_too_old() {
+    if !peers_present(&["nsupdate", "dig"]) {
+        return;
+    }
+    let t = Tandem::start_example();
+    let s0 = serial(&t);
+    nsupdate(t.port, "update add x1.home 300 A 10.9.0.1");
+    nsupdate(t.port, "update add x2.home 300 A 10.9.0.2");
+    nsupdate(t.port, "update delete x1.home A");
+    let s3 = s0 + 3;
+    assert_eq!(serial(&t), s3);
+
+    // From s0: three diffs, each between its old and new SOA.
+    let ixfr = t.dig(&["+tcp", "home", &format!("IXFR={s0}")]);
+    let recs = records(&ixfr.raw);
+    assert_eq!(
+        soa_serials(&recs),
+        vec![s3, s0, s0 + 1, s0 + 1, s0 + 2, s0 + 2, s0 + 3, s3],
+        "{}",
+        ixfr.raw
+    );
+    let x1 = recs.iter().filter(|r| r.0 == "x1.home.").count();
+    assert_eq!(x1, 2, "x1 added then removed: {}", ixfr.raw);
+    // Nothing of the zone that did not change is sent.
+    assert!(!recs.iter().any(|r| r.1 == "NS"), "{}", ixfr.raw);
+
+    // From s0+2: only the last change.
+    let ixfr = t.dig(&["+tcp", "home", &format!("IXFR={}", s0 + 2)]);
+    let recs = records(&ixfr.raw);
+    assert_eq!(soa_serials(&recs), vec![s3, s0 + 2, s3, s3], "{}", ixfr.raw);
+
+    // Up to date: the SOA alone.
+    let ixfr = t.dig(&["+tcp", "home", &format!("IXFR={s3}")]);
+    assert_eq!(soa_serials(&records(&ixfr.raw)), vec![s3], "{}", ixfr.raw);
+
+    // Older than the history: the whole zone, as AXFR sends it.
+    let ixfr = t.dig(&["+tcp", "home", &format!("IXFR={}", s0 - 1)]);
+    let recs = records(&ixfr.raw);
+    assert_eq!(soa_serials(&recs), vec![s3, s3], "{}", ixfr.raw);
+    assert!(recs.iter().any(|r| r.1 == "NS"), "{}", ixfr.raw);
+    assert!(recs.iter().any(|r| r.0 == "x2.home."), "{}", ixfr.raw);
+    assert!(!recs.iter().any(|r| r.0 == "x1.home."), "{}", ixfr.raw);
+    let axfr = t.dig(&["home", "AXFR"]);
+    assert_eq!(recs, records(&axfr.raw));
+
+    // The history survives a restart (it is the journal's).
+    let mut t = t;
+    t.restart();
+    let ixfr = t.dig(&["+tcp", "home", &format!("IXFR={s0}")]);
+    assert_eq!(soa_serials(&records(&ixfr.raw)).len(), 8, "{}", ixfr.raw);
+
+    // Signed requests get signed answers; allow-transfer still applies.
+    let signed = t.dig(&["+tcp", "-y", MD5, "home", &format!("IXFR={s0}")]);
+    assert!(!signed.raw.contains("Couldn't verify"), "{}", signed.raw);
+    assert!(signed.raw.contains("TSIG"), "{}", signed.raw);
+}
+
+#[test]
+fn ixfr_is_refused_without_allow_transfer() {
+    if !peers_present(&["dig"]) {
+        return;
+    }
+    let t = Tandem::start_prepared("", "", |dir| {
+        let path = dir.join("tandem.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replacen(
+            "allow-transfer = [\"127.0.0.1\"]",
+            "allow-transfer = [\"key DHCP_UPDATER\"]",
+            1,
+        );
+        std::fs::write(path, text).unwrap();
+    });
+    let s = serial(&t);
+    let unsigned = t.dig(&["+tcp", "home", &format!("IXFR={}", s - 1)]);
+    assert!(
+        unsigned.raw.contains("REFUSED") || unsigned.raw.contains("Transfer failed"),
+        "{}",
+        unsigned.raw
+    );
+    let signed = t.dig(&["+tcp", "-y", MD5, "home", &format!("IXFR={}", s - 1)]);
+    assert_eq!(
+        soa_serials(&records(&signed.raw)),
+        vec![s, s],
+        "{}",
+        signed.raw
+    );
+}
