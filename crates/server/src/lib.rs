@@ -8,12 +8,14 @@
 //! - [`dhcp`]: the DHCP sockets, lease commits before replies, probes.
 //! - [`ddns`]: leases into DNS (an RFC 2136 client with a durable queue).
 //! - [`forward`]: the forwarding resolver (upstream sockets, cache shards).
+//! - [`notify`]: NOTIFY out to `also-notify` addresses on every change.
 
 pub mod control;
 pub mod ddns;
 pub mod dhcp;
 pub mod failover;
 pub mod forward;
+pub mod notify;
 pub mod tcp;
 pub mod udp;
 
@@ -236,6 +238,14 @@ impl Server {
                 z.zone.serial()
             );
         }
+        notify::Notifier::install(
+            &store,
+            config
+                .zones
+                .iter()
+                .map(|z| (z.name.clone(), z.also_notify.clone()))
+                .collect(),
+        );
         let ddns = match (&config.ddns, &config.dhcp) {
             (Some(dd), Some(d)) => Some(Arc::new(
                 ddns::DdnsService::open(dd, d, &config.server.state_dir)

@@ -1,13 +1,15 @@
 //! Zone replication as secondaries see it: IXFR answered from the journal's
 //! history (RFC 1995), with the whole zone when the history does not reach
-//! back far enough.
+//! back far enough; NOTIFY (RFC 1996) to a BIND 9 secondary, which then
+//! pulls the change by IXFR.
 
 mod common;
 
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::Tandem;
-use tandem_testkit::peers_present;
+use tandem_testkit::{free_port, peers_present, which, Proc};
 
 const MD5: &str = "hmac-md5:DHCP_UPDATER:cGFpci1leGFtcGxlLWtleS1kby1ub3QtdXNl";
 
@@ -139,4 +141,88 @@ fn ixfr_is_refused_without_allow_transfer() {
         "{}",
         signed.raw
     );
+}
+
+/// BIND 9 as a secondary of tandem's `home` zone, on its own loopback port.
+struct BindSecondary {
+    proc: Proc,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl BindSecondary {
+    fn start(port: u16, primary: u16) -> BindSecondary {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = format!(
+            "options {{\n directory \"{d}\";\n listen-on port {port} {{ 127.0.0.1; }};\n listen-on-v6 {{ none; }};\n pid-file none;\n session-keyfile none;\n recursion no;\n dnssec-validation no;\n notify no;\n}};\ncontrols {{ }};\nzone \"home\" {{ type secondary; primaries {{ 127.0.0.1 port {primary}; }}; file \"home.bk\"; }};\n",
+            d = dir.path().display()
+        );
+        let conf_path = dir.path().join("named.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut cmd = Command::new(which("named").expect("named"));
+        cmd.args(["-g", "-n", "1", "-c"]).arg(&conf_path);
+        let proc = Proc::spawn("named", cmd, "running");
+        BindSecondary { proc, port, dir }
+    }
+}
+
+#[test]
+fn an_update_reaches_a_bind_secondary_by_notify_and_ixfr() {
+    if !peers_present(&["nsupdate", "dig", "named"]) {
+        return;
+    }
+    let bind_port = free_port();
+    let mut t = Tandem::start_prepared("", "", |dir| {
+        let path = dir.join("tandem.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replacen(
+            "allow-transfer = [\"127.0.0.1\"]",
+            &format!("allow-transfer = [\"127.0.0.1\"]\nalso-notify = [\"127.0.0.1:{bind_port}\"]"),
+            1,
+        );
+        std::fs::write(path, text).unwrap();
+    });
+    let s0 = serial(&t);
+    let mut bind = BindSecondary::start(bind_port, t.port);
+    // The first copy: a whole-zone transfer at startup.
+    bind.proc
+        .wait_for(&format!("transferred serial {s0}"), Duration::from_secs(10));
+
+    nsupdate(t.port, "update add fresh.home 300 A 10.9.0.7");
+    let s1 = s0 + 1;
+    t.proc.wait_for(
+        &format!("zone home/IN: sending notifies (serial {s1})"),
+        Duration::from_secs(5),
+    );
+    // NOTIFY, then BIND's SOA check and IXFR: well within two seconds.
+    bind.proc
+        .wait_for(&format!("transferred serial {s1}"), Duration::from_secs(3));
+    let answer = tandem_testkit::dns::dig("127.0.0.1", bind.port, &["fresh.home", "A"]);
+    assert_eq!(answer.answer_data("A"), vec!["10.9.0.7"], "{}", answer.raw);
+    let log = bind.proc.output();
+    assert!(log.contains("notify from 127.0.0.1#"), "{log}");
+    // BIND keeps a journal only for incremental transfers.
+    assert!(bind.dir.path().join("home.bk.jnl").exists(), "{log}");
+    let tlog = t.proc.output();
+    assert!(
+        tlog.contains(&format!("IXFR ended: 1 messages, serial {s1}")),
+        "{tlog}"
+    );
+
+    // A reload that changes the zone notifies too; the reload's checkpoint
+    // ended the history, so BIND gets the whole zone in answer to its IXFR.
+    t.append_zone("edited 300 A 10.9.0.8\n");
+    let config = t.config.display().to_string();
+    let (ok, out, err) = t.tandem(&["reload", "--config", &config]);
+    assert!(ok, "{out}{err}");
+    let s2 = s1 + 1;
+    t.proc.wait_for(
+        &format!("zone home/IN: sending notifies (serial {s2})"),
+        Duration::from_secs(5),
+    );
+    bind.proc
+        .wait_for(&format!("transferred serial {s2}"), Duration::from_secs(3));
+    let answer = tandem_testkit::dns::dig("127.0.0.1", bind.port, &["edited.home", "A"]);
+    assert_eq!(answer.answer_data("A"), vec!["10.9.0.8"], "{}", answer.raw);
+    let answer = tandem_testkit::dns::dig("127.0.0.1", bind.port, &["fresh.home", "A"]);
+    assert_eq!(answer.answer_data("A"), vec!["10.9.0.7"], "{}", answer.raw);
 }

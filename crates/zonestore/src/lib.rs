@@ -92,7 +92,12 @@ pub struct ZoneStore {
     pub(crate) catalog: ArcSwap<Catalog>,
     pub(crate) inner: Mutex<Inner>,
     updates: Mutex<Option<mpsc::Sender<(UpdateRequest, Reply)>>>,
+    /// Told of every published serial change (NOTIFY rides on it).
+    on_change: std::sync::OnceLock<ChangeHook>,
 }
+
+/// Called with a zone and its new serial once that version is published.
+pub type ChangeHook = Box<dyn Fn(&Name, u32) + Send + Sync>;
 
 /// Reads a zone file and checks it, through the file system.
 pub fn load_file(name: &Name, path: &Path) -> Result<(Zone, Vec<String>, String), ZoneFileError> {
@@ -240,6 +245,7 @@ impl ZoneStore {
             catalog: ArcSwap::from_pointee(catalog),
             inner: Mutex::new(Inner { zones }),
             updates: Mutex::new(Some(tx)),
+            on_change: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&store);
         std::thread::Builder::new()
@@ -280,6 +286,18 @@ impl ZoneStore {
         }
     }
 
+    /// Sets the hook told of every serial change published from now on
+    /// (by an update or a reload); only the first call has effect.
+    pub fn set_on_change(&self, hook: ChangeHook) {
+        let _ = self.on_change.set(hook);
+    }
+
+    pub(crate) fn changed(&self, zone: &Name, serial: u32) {
+        if let Some(hook) = self.on_change.get() {
+            hook(zone, serial);
+        }
+    }
+
     /// The zone's committed diffs still in its journal, oldest first.
     pub fn history(&self, zone: &Name) -> Vec<Diff> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -303,6 +321,7 @@ impl ZoneStore {
     pub fn reload(&self) -> ReloadReport {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = ReloadReport::default();
+        let mut changed = Vec::new();
         let mut catalog = (*self.catalog.load_full()).clone();
         for (name, state) in inner.zones.iter_mut() {
             let (file_zone, warnings, text) = match load_file(name, &state.spec.file) {
@@ -339,6 +358,9 @@ impl ZoneStore {
                     r.owner, r.rtype
                 ));
             }
+            if served.as_ref().map(|z| z.serial()) != Some(zone.serial()) {
+                changed.push((name.clone(), zone.serial()));
+            }
             report.loaded.push((name.clone(), zone.serial()));
             state.file_text = Some(text);
             // The checkpoint replaced the journal's diffs.
@@ -349,6 +371,10 @@ impl ZoneStore {
             });
         }
         self.catalog.store(Arc::new(catalog));
+        drop(inner);
+        for (name, serial) in changed {
+            self.changed(&name, serial);
+        }
         report
     }
 }

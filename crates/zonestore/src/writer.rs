@@ -116,9 +116,16 @@ fn commit(store: &Arc<ZoneStore>, batch: Vec<(UpdateRequest, Reply)>) {
             }
         }
     }
+    let serials: Vec<(Name, u32)> = diffs
+        .keys()
+        .filter_map(|z| catalog.get(z).map(|e| (z.clone(), e.zone.serial())))
+        .collect();
     store.catalog.store(Arc::new(catalog));
     for (req, reply, rcode) in answers {
         reply(req.response(rcode));
+    }
+    for (zone, serial) in &serials {
+        store.changed(zone, *serial);
     }
 
     // Compact journals that grew past their limit into one checkpoint.
