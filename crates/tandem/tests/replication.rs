@@ -1,7 +1,7 @@
 //! Zone replication as secondaries see it: IXFR answered from the journal's
 //! history (RFC 1995), with the whole zone when the history does not reach
 //! back far enough; NOTIFY (RFC 1996) to a BIND 9 secondary, which then
-//! pulls the change by IXFR.
+//! pulls the change by IXFR; the same with a Knot secondary.
 
 mod common;
 
@@ -225,4 +225,76 @@ fn an_update_reaches_a_bind_secondary_by_notify_and_ixfr() {
     assert_eq!(answer.answer_data("A"), vec!["10.9.0.8"], "{}", answer.raw);
     let answer = tandem_testkit::dns::dig("127.0.0.1", bind.port, &["fresh.home", "A"]);
     assert_eq!(answer.answer_data("A"), vec!["10.9.0.7"], "{}", answer.raw);
+}
+
+/// Knot DNS as a secondary of tandem's `home` zone.
+struct KnotSecondary {
+    proc: Proc,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl KnotSecondary {
+    fn start(port: u16, primary: u16) -> KnotSecondary {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let conf = format!(
+            "server:\n    listen: 127.0.0.1@{port}\n    rundir: {d}\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n\
+             log:\n  - target: stderr\n    any: info\n\
+             database:\n    storage: {d}\n\
+             remote:\n  - id: primary\n    address: 127.0.0.1@{primary}\n\
+             acl:\n  - id: from_primary\n    address: 127.0.0.1\n    action: notify\n\
+             zone:\n  - domain: home\n    master: primary\n    acl: from_primary\n    file: {d}/home.zone\n    zonefile-sync: -1\n    journal-content: changes\n"
+        );
+        let conf_path = dir.path().join("knot.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut cmd = Command::new(which("knotd").expect("knotd"));
+        cmd.arg("-c").arg(&conf_path);
+        let proc = Proc::spawn("knotd", cmd, "server started");
+        KnotSecondary {
+            proc,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+#[test]
+fn an_update_reaches_a_knot_secondary_by_notify_and_ixfr() {
+    if !peers_present(&["nsupdate", "dig", "knotd"]) {
+        return;
+    }
+    let knot_port = free_port();
+    let mut t = Tandem::start_prepared("", "", |dir| {
+        let path = dir.join("tandem.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replacen(
+            "allow-transfer = [\"127.0.0.1\"]",
+            &format!("allow-transfer = [\"127.0.0.1\"]\nalso-notify = [\"127.0.0.1:{knot_port}\"]"),
+            1,
+        );
+        std::fs::write(path, text).unwrap();
+    });
+    let s0 = serial(&t);
+    let mut knot = KnotSecondary::start(knot_port, t.port);
+    knot.proc.wait_for(
+        &format!("AXFR, incoming, remote 127.0.0.1@{}, finished", t.port),
+        Duration::from_secs(10),
+    );
+    nsupdate(t.port, "update add fresh.home 300 A 10.9.0.7");
+    let s1 = s0 + 1;
+    t.proc.wait_for(
+        &format!("zone home/IN: sending notifies (serial {s1})"),
+        Duration::from_secs(5),
+    );
+    knot.proc.wait_for(
+        &format!("IXFR, incoming, remote 127.0.0.1@{}, finished", t.port),
+        Duration::from_secs(3),
+    );
+    let answer = tandem_testkit::dns::dig("127.0.0.1", knot.port, &["fresh.home", "A"]);
+    assert_eq!(answer.answer_data("A"), vec!["10.9.0.7"], "{}", answer.raw);
+    let soa = tandem_testkit::dns::dig("127.0.0.1", knot.port, &["home", "SOA"]).answer_data("SOA");
+    assert_eq!(
+        soa[0].split_whitespace().nth(2),
+        Some(s1.to_string().as_str())
+    );
 }
