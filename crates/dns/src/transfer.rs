@@ -5,10 +5,13 @@
 //! serial is not the start of an unbroken chain of diffs ending at the
 //! served serial (older than the history, after a reload or compaction, or
 //! unknown), the answer is the whole zone in AXFR form, which RFC 1995 §4
-//! allows. A client already at the served serial gets the single SOA.
+//! allows. A client already at the served serial gets the single SOA. The
+//! chain is sent condensed into its net change (RFC 1995 §5).
 
-use tandem_dns_wire::rdata::Soa;
-use tandem_dns_wire::{MessageWriter, Rcode, Record, Rtype, Section};
+use std::collections::BTreeMap;
+
+use tandem_dns_wire::rdata::{canonical, Soa};
+use tandem_dns_wire::{MessageWriter, Name, Rcode, Record, Rtype, Section};
 use tandem_zone::{serial, Diff};
 
 use crate::catalog::Catalog;
@@ -145,17 +148,57 @@ fn unsigned(catalog: &Catalog, req: &TransferRequest, history: &[Diff]) -> Vec<V
     out
 }
 
-/// RFC 1995 §4's incremental form: the new SOA, then per diff the old SOA,
-/// the removed records, the new SOA and the added records, then the new
-/// SOA again.
-fn incremental(soa: &Record, diffs: &[Diff]) -> Vec<Record> {
-    let mut out = vec![soa.clone()];
+/// A record's exact identity for condensing: owner (lower case), type,
+/// canonical rdata and TTL, so a TTL change stays a removal and an addition.
+type Key = (Name, u16, Vec<u8>, u32);
+
+fn key(r: &Record) -> Key {
+    (
+        r.owner.to_lowercase(),
+        r.rtype.to_int(),
+        canonical(r.rtype, &r.rdata),
+        r.ttl,
+    )
+}
+
+/// The net effect of a chain of diffs as one diff (RFC 1995 §5): a record
+/// added then removed within the chain is not sent at all, nor one removed
+/// then added back.
+pub fn condense(diffs: &[Diff]) -> Diff {
+    let mut removed: BTreeMap<Key, Record> = BTreeMap::new();
+    let mut added: BTreeMap<Key, Record> = BTreeMap::new();
     for d in diffs {
-        out.push(soa_with_serial(soa, d.from_serial));
-        out.extend(d.removed.iter().cloned());
-        out.push(soa_with_serial(soa, d.to_serial));
-        out.extend(d.added.iter().cloned());
+        for r in &d.removed {
+            let k = key(r);
+            if added.remove(&k).is_none() {
+                removed.insert(k, r.clone());
+            }
+        }
+        for r in &d.added {
+            let k = key(r);
+            if removed.remove(&k).is_none() {
+                added.insert(k, r.clone());
+            }
+        }
     }
+    Diff {
+        from_serial: diffs.first().map_or(0, |d| d.from_serial),
+        to_serial: diffs.last().map_or(0, |d| d.to_serial),
+        removed: removed.into_values().collect(),
+        added: added.into_values().collect(),
+    }
+}
+
+/// RFC 1995 §4's incremental form, with the chain condensed into one
+/// change: the new SOA, the old SOA, the records removed, the new SOA, the
+/// records added, then the new SOA again.
+fn incremental(soa: &Record, diffs: &[Diff]) -> Vec<Record> {
+    let d = condense(diffs);
+    let mut out = vec![soa.clone()];
+    out.push(soa_with_serial(soa, d.from_serial));
+    out.extend(d.removed);
+    out.push(soa_with_serial(soa, d.to_serial));
+    out.extend(d.added);
     out.push(soa.clone());
     out
 }
@@ -269,24 +312,44 @@ mod tests {
     }
 
     #[test]
-    fn ixfr_sends_each_diff_between_soas() {
+    fn ixfr_sends_the_condensed_change_between_soas() {
         let (c, h) = setup(Acl::any());
         let (rcode, got) = run(&c, &h, &request(Rtype::IXFR, Some(1)));
         assert_eq!(rcode, Rcode::NOERROR);
         use Rtype as T;
+        // a's first address came and went inside the chain: not sent.
         let want = vec![
             (T::SOA, 3),
             (T::SOA, 1),
-            (T::SOA, 2),
-            (T::A, 10),
-            (T::SOA, 2),
-            (T::A, 10),
             (T::SOA, 3),
             (T::A, 20),
             (T::A, 30),
             (T::SOA, 3),
         ];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn condensing_keeps_ttl_changes_and_cancels_round_trips() {
+        let mut long = a("a.home.", 1);
+        long.ttl = 600;
+        let d = |from, to, removed, added| Diff {
+            from_serial: from,
+            to_serial: to,
+            removed,
+            added,
+        };
+        let chain = vec![
+            // A file record removed, then added back: no change.
+            d(1, 2, vec![a("f.home.", 5)], vec![]),
+            d(2, 3, vec![], vec![a("f.home.", 5)]),
+            // A TTL change: the old one removed, the new one added.
+            d(3, 4, vec![a("a.home.", 1)], vec![long.clone()]),
+        ];
+        let net = condense(&chain);
+        assert_eq!((net.from_serial, net.to_serial), (1, 4));
+        assert_eq!(net.removed, vec![a("a.home.", 1)]);
+        assert_eq!(net.added, vec![long]);
     }
 
     #[test]
