@@ -106,19 +106,6 @@ pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> (bool, String) {
     }
 }
 
-/// A namespace `tt-<tag>-<pid>` with loopback up, deleted on drop (as
-/// [`Netns::new`], without its noise when there is no stale one to remove).
-fn make_ns(tag: &str) -> Netns {
-    let name = format!("tt-{tag}-{}", std::process::id());
-    if Path::new("/run/netns").join(&name).exists() {
-        let _ = run(Command::new("ip").args(["netns", "del", &name]));
-    }
-    ip(&["netns", "add", &name]);
-    let ns = Netns { name };
-    ns.exec(&["ip", "link", "set", "lo", "up"]);
-    ns
-}
-
 /// One broadcast domain: a bridge in the lab's lan namespace.
 #[derive(Clone, Debug)]
 pub struct Segment {
@@ -140,7 +127,7 @@ impl Lab {
     /// A lab whose namespaces are named `tt-<tag>-...-<pid>`; `tag` must be
     /// unique among the tests of one process (they run in parallel).
     pub fn new(tag: &str) -> Lab {
-        let lan = make_ns(&format!("{tag}-lan"));
+        let lan = Netns::new(&format!("{tag}-lan"));
         let dir = tempfile::Builder::new()
             .prefix(&format!("tandem-lab-{tag}-"))
             .tempdir()
@@ -221,7 +208,7 @@ impl Lab {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
             "host name {name:?}: 1-8 lowercase letters or digits"
         );
-        let ns = make_ns(&format!("{}-{name}", self.tag));
+        let ns = Netns::new(&format!("{}-{name}", self.tag));
         let dir = self.dir.path().join(name);
         std::fs::create_dir(&dir).expect("host dir");
         set_mode(&dir, 0o755);

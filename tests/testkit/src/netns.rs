@@ -7,11 +7,58 @@ pub struct Netns {
     pub name: String,
 }
 
+/// Names of the namespaces that exist now.
+fn existing() -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    text.unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// Deletes `name` and ends (by PID) whatever still runs inside it.
+fn remove(name: &str) {
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", name]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Ok(pid) = pid.parse::<libc::pid_t>() {
+                // SAFETY: kill(2) has no memory effects.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+    let _ = Command::new("ip").args(["netns", "del", name]).status();
+}
+
+/// Once per test process: removes the namespaces of earlier test processes
+/// that were killed before their `Drop` could run (`tt-...-<pid>` whose
+/// process is gone). Namespaces of live test processes are left alone.
+fn sweep_stale() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for name in existing() {
+            let Some(pid) = name.strip_prefix("tt-").and_then(|r| r.rsplit('-').next()) else {
+                continue;
+            };
+            let gone = pid.parse::<u32>().is_ok()
+                && !std::path::Path::new(&format!("/proc/{pid}")).exists();
+            if gone {
+                remove(&name);
+            }
+        }
+    });
+}
+
 impl Netns {
-    /// Creates `tandem-test-<tag>-<pid>` with its loopback up.
+    /// Creates `tt-<tag>-<pid>` with its loopback up.
     pub fn new(tag: &str) -> Netns {
+        sweep_stale();
         let name = format!("tt-{tag}-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        if existing().contains(&name) {
+            remove(&name);
+        }
         let ok = Command::new("ip")
             .args(["netns", "add", &name])
             .status()
