@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+mod common;
+
+use common::import_isc;
 use tandem_testkit::dhcp::{
     run_bounded, wait_until, Client, ClientKind, ClientOptions, Host, Lab, LEASE_TIMEOUT,
 };
@@ -488,21 +491,16 @@ fn the_seeds_dhcpd_conf_and_named_conf_import_into_names_in_dns() {
     let dhcpd_conf =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../isc/tests/fixtures/dhcp/dhcpd.conf");
     let out_dir = lab.dir().join("imported");
-    let out = Command::new(tandem_bin())
-        .args(["import-isc", "--named-conf"])
-        .arg(bind.join("named.conf"))
-        .arg("--dhcpd-conf")
-        .arg(&dhcpd_conf)
-        .args(["--interface", &srv.iface, "--out"])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_isc([
+        "--named-conf".as_ref(),
+        bind.join("named.conf").as_os_str(),
+        "--dhcpd-conf".as_ref(),
+        dhcpd_conf.as_os_str(),
+        "--interface".as_ref(),
+        srv.iface.as_ref(),
+        "--out".as_ref(),
+        out_dir.as_os_str(),
+    ]);
     let toml = std::fs::read_to_string(out_dir.join("tandem.toml")).unwrap();
     assert!(toml.contains("[[ddns.zone]]\nname = \"home.\""), "{toml}");
     // This node runs alone: without its failover partner it would answer
@@ -614,22 +612,16 @@ fn migrate(tag: &str, dns_down: bool, style: &str) {
     }
     // tandem replaces dhcpd, with its configuration and leases.
     let out_dir = lab.dir().join("imported");
-    let out = Command::new(tandem_bin())
-        .arg("import-isc")
-        .arg("--dhcpd-conf")
-        .arg(&conf)
-        .arg("--leases")
-        .arg(&leases)
-        .args(["--interface", &srv.iface, "--out"])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_isc([
+        "--dhcpd-conf".as_ref(),
+        conf.as_os_str(),
+        "--leases".as_ref(),
+        leases.as_os_str(),
+        "--interface".as_ref(),
+        srv.iface.as_ref(),
+        "--out".as_ref(),
+        out_dir.as_os_str(),
+    ]);
     let mut cmd = srv.command(tandem_bin());
     cmd.args(["serve", "--config"])
         .arg(out_dir.join("tandem.toml"));

@@ -8,6 +8,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+mod common;
+
+use common::import_isc;
 use tandem_testkit::dhcp::{Client, ClientKind, ClientOptions, Host, Lab, LEASE_TIMEOUT};
 use tandem_testkit::{is_root, peers_present, Proc};
 
@@ -195,21 +198,16 @@ fn the_seeds_dhcpd_conf_imports_and_serves() {
     let dhcpd_conf =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../isc/tests/fixtures/dhcp/dhcpd.conf");
     let out_dir = lab.dir().join("imported");
-    let out = Command::new(tandem_bin())
-        .args(["import-isc", "--named-conf"])
-        .arg(bind.join("named.conf"))
-        .arg("--dhcpd-conf")
-        .arg(&dhcpd_conf)
-        .args(["--interface", &srv.iface, "--out"])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_isc([
+        "--named-conf".as_ref(),
+        bind.join("named.conf").as_os_str(),
+        "--dhcpd-conf".as_ref(),
+        dhcpd_conf.as_os_str(),
+        "--interface".as_ref(),
+        srv.iface.as_ref(),
+        "--out".as_ref(),
+        out_dir.as_os_str(),
+    ]);
     // The failover block is translated; this lab has no partner for it,
     // so the pool is served by this node alone (a lone failover primary
     // would wait for its partner, as dhcpd does: docs/failover.md).
@@ -257,22 +255,21 @@ fn imported_isc_leases_keep_their_clients_addresses() {
     let cli = lab.add_host_with_mac("cli", None, "00:11:22:33:44:55");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../isc/tests/fixtures/dhcp");
     let out_dir = lab.dir().join("imported");
-    let out = Command::new(tandem_bin())
-        .arg("import-isc")
-        .arg("--dhcpd-conf")
-        .arg(fixtures.join("dhcpd.conf"))
-        .arg("--leases")
-        .arg(fixtures.join("dhcpd.leases"))
-        .args(["--interface", &srv.iface, "--out"])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = import_isc([
+        "--dhcpd-conf".as_ref(),
+        fixtures.join("dhcpd.conf").as_os_str(),
+        "--leases".as_ref(),
+        fixtures.join("dhcpd.leases").as_os_str(),
+        "--interface".as_ref(),
+        srv.iface.as_ref(),
+        "--out".as_ref(),
+        out_dir.as_os_str(),
+    ]);
     // The seed's dhcpd.conf names router.home, which only a served zone
     // can resolve; replace it by its address for a DHCP-only node.
     let config = out_dir.join("tandem.toml");
     let toml = std::fs::read_to_string(&config)
-        .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)))
+        .unwrap_or_else(|e| panic!("{e}: {text}"))
         .replace("routers = \"router.home\"", "routers = \"192.168.0.1\"")
         // No partner in this lab: the pool is served by this node alone.
         .replace("failover-peer = \"dhcp-failover\"\n", "")

@@ -23,6 +23,27 @@ pub struct Tandem {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// Runs `tandem import-isc ARGS`; panics with everything it printed unless
+/// it succeeds, and returns its stdout (the import's report).
+pub fn import_isc<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(tandem_bin())
+        .arg("import-isc")
+        .args(args)
+        .output()
+        .expect("run tandem import-isc");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "tandem import-isc failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// A test directory holding copies of the example zones and keys.
 pub fn test_dir() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");
