@@ -6,7 +6,8 @@
 //! - [`cache`]: per-worker cache of finished UDP responses (the fast path).
 //! - [`query`]: request validation, EDNS, truncation, query answering, and
 //!   the hand-off of UPDATE and transfer requests to the zone store.
-//! - [`transfer`]: outgoing AXFR (and IXFR answered in full).
+//! - [`transfer`]: outgoing AXFR and IXFR.
+//! - [`xfrin`]: incoming transfers for secondary zones.
 //!
 //! The tokio shell (`tandem-server`) owns the sockets; the zone store
 //! (`tandem-zonestore`) owns persistence. Neither is a dependency here.
@@ -16,6 +17,7 @@ pub mod cache;
 pub mod catalog;
 pub mod query;
 pub mod transfer;
+pub mod xfrin;
 
 pub use acl::{Acl, AclElement, AclError};
 pub use catalog::{Catalog, ZoneEntry, ZonePolicy};
