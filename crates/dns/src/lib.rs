@@ -8,6 +8,7 @@
 //!   the hand-off of UPDATE and transfer requests to the zone store.
 //! - [`transfer`]: outgoing AXFR and IXFR.
 //! - [`xfrin`]: incoming transfers for secondary zones.
+//! - [`secondary`]: the refresh, retry and expire schedule of a secondary zone.
 //!
 //! The tokio shell (`tandem-server`) owns the sockets; the zone store
 //! (`tandem-zonestore`) owns persistence. Neither is a dependency here.
@@ -16,6 +17,7 @@ pub mod acl;
 pub mod cache;
 pub mod catalog;
 pub mod query;
+pub mod secondary;
 pub mod transfer;
 pub mod xfrin;
 
