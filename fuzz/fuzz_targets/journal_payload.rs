@@ -12,4 +12,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(o) = codec::decode_checkpoint(data) {
         let _ = codec::encode_checkpoint(&o);
     }
+    if let Ok(p) = codec::decode_snapshot_part(data) {
+        assert!(p.part < p.parts);
+        assert_eq!(codec::encode_snapshot_part(&p), data);
+    }
+    if let Ok(t) = codec::decode_refreshed(data) {
+        assert_eq!(codec::encode_refreshed(t), data);
+    }
 });

@@ -28,7 +28,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tandem_config::Config;
 use tandem_dns::{query, Outcome, Settings, Source, ZonePolicy};
-use tandem_zonestore::{ZoneSpec, ZoneStore};
+use tandem_zonestore::{ZoneKind, ZoneSpec, ZoneStore};
 
 /// A reply callback for work that finishes later (an update waits for disk).
 pub type Reply = Box<dyn FnOnce(Vec<u8>) + Send>;
@@ -191,7 +191,9 @@ pub fn zone_specs(config: &Config) -> Vec<ZoneSpec> {
         .iter()
         .map(|z| ZoneSpec {
             name: z.name.clone(),
-            file: z.file.clone(),
+            kind: ZoneKind::Primary {
+                file: z.file.clone(),
+            },
             policy: Arc::new(ZonePolicy {
                 allow_query: z.allow_query.clone(),
                 allow_transfer: z.allow_transfer.clone(),

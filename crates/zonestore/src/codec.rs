@@ -1,6 +1,9 @@
-//! The journal's payloads: a zone diff (one committed update) and a
-//! checkpoint (the whole overlay with the served serial, written by
-//! compaction and by reloads).
+//! The journal's payloads: a zone diff (one committed update, or one
+//! change an incremental transfer brought a secondary zone), a checkpoint
+//! (a primary's whole overlay with the served serial, written by
+//! compaction and by reloads), a secondary zone's snapshot (its whole copy,
+//! written by a full transfer and by compaction) and a secondary's
+//! "refreshed at" mark (the last successful contact with its primary).
 //!
 //! Records are stored in uncompressed wire form: owner name, type, class,
 //! TTL, rdata length and rdata, so a payload is independent of any message.
@@ -15,6 +18,18 @@ use crate::overlay::Overlay;
 /// Journal entry kinds.
 pub const KIND_DIFF: u16 = 1;
 pub const KIND_CHECKPOINT: u16 = 2;
+/// One part of a secondary zone's snapshot (only ever written by a
+/// compaction, so the journal starts with it).
+pub const KIND_SNAPSHOT: u16 = 3;
+/// A secondary zone's last successful contact with its primary.
+pub const KIND_REFRESHED: u16 = 4;
+
+/// The version byte the secondary kinds start with.
+const SECONDARY_VERSION: u8 = 1;
+
+/// About how many bytes of records one snapshot frame holds, far below
+/// the journal's 64 MiB frame limit.
+pub const SNAPSHOT_PART_BYTES: usize = 1 << 20;
 
 /// A payload that does not decode: the journal's checksum passed, so this
 /// means a bug or a journal written by an incompatible version.
@@ -61,6 +76,21 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32, DecodeError> {
         let b = self.take(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_be_bytes(a))
+    }
+
+    fn version(&mut self) -> Result<(), DecodeError> {
+        if self.take(1)?[0] == SECONDARY_VERSION {
+            Ok(())
+        } else {
+            Err(DecodeError("unsupported version"))
+        }
     }
 
     fn name(&mut self) -> Result<Name, DecodeError> {
@@ -152,6 +182,95 @@ pub fn decode_checkpoint(buf: &[u8]) -> Result<Overlay, DecodeError> {
     Ok(Overlay::from_parts(added, deleted, (has == 1).then_some(s)))
 }
 
+/// One frame of a secondary zone's snapshot. A snapshot is parts
+/// `0..parts` in order; the records of all parts together are the zone,
+/// the SOA first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotPart {
+    pub part: u32,
+    pub parts: u32,
+    /// Seconds since the epoch of the last successful contact with the
+    /// primary when the snapshot was written.
+    pub refreshed_at: u64,
+    pub records: Vec<Record>,
+}
+
+fn record_len(r: &Record) -> usize {
+    r.owner.as_wire().len() + 10 + r.rdata.len()
+}
+
+/// Splits a zone's records (the SOA first) into snapshot frames of about
+/// `part_bytes` each; an empty list still gives one frame.
+pub fn encode_snapshot(records: &[Record], refreshed_at: u64, part_bytes: usize) -> Vec<Vec<u8>> {
+    let mut chunks: Vec<&[Record]> = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (i, r) in records.iter().enumerate() {
+        let n = record_len(r);
+        if i > start && size + n > part_bytes {
+            chunks.push(&records[start..i]);
+            start = i;
+            size = 0;
+        }
+        size += n;
+    }
+    chunks.push(&records[start..]);
+    let parts = chunks.len() as u32;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            encode_snapshot_part(&SnapshotPart {
+                part: i as u32,
+                parts,
+                refreshed_at,
+                records: c.to_vec(),
+            })
+        })
+        .collect()
+}
+
+pub fn encode_snapshot_part(p: &SnapshotPart) -> Vec<u8> {
+    let mut out = vec![SECONDARY_VERSION];
+    out.extend_from_slice(&p.part.to_be_bytes());
+    out.extend_from_slice(&p.parts.to_be_bytes());
+    out.extend_from_slice(&p.refreshed_at.to_be_bytes());
+    put_records(&mut out, &p.records);
+    out
+}
+
+pub fn decode_snapshot_part(buf: &[u8]) -> Result<SnapshotPart, DecodeError> {
+    let mut r = Reader { buf, pos: 0 };
+    r.version()?;
+    let part = r.u32()?;
+    let parts = r.u32()?;
+    if part >= parts {
+        return Err(DecodeError("snapshot part number out of range"));
+    }
+    let p = SnapshotPart {
+        part,
+        parts,
+        refreshed_at: r.u64()?,
+        records: r.records()?,
+    };
+    r.end()?;
+    Ok(p)
+}
+
+pub fn encode_refreshed(refreshed_at: u64) -> Vec<u8> {
+    let mut out = vec![SECONDARY_VERSION];
+    out.extend_from_slice(&refreshed_at.to_be_bytes());
+    out
+}
+
+pub fn decode_refreshed(buf: &[u8]) -> Result<u64, DecodeError> {
+    let mut r = Reader { buf, pos: 0 };
+    r.version()?;
+    let t = r.u64()?;
+    r.end()?;
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +293,31 @@ mod tests {
                 };
                 Record::new(owner, Rtype::from_int(t), Class::IN, ttl, rdata)
             })
+    }
+
+    #[test]
+    fn secondary_kinds_layout() {
+        assert_eq!(encode_refreshed(0x0102), vec![1, 0, 0, 0, 0, 0, 0, 1, 2]);
+        let p = encode_snapshot(&[], 7, SNAPSHOT_PART_BYTES);
+        assert_eq!(
+            p,
+            vec![vec![
+                1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0
+            ]]
+        );
+        // Version, part range.
+        let mut bad = p[0].clone();
+        bad[0] = 2;
+        assert_eq!(
+            decode_snapshot_part(&bad),
+            Err(DecodeError("unsupported version"))
+        );
+        let mut bad = p[0].clone();
+        bad[4] = 1; // part 1 of 1
+        assert!(decode_snapshot_part(&bad).is_err());
+        let mut long = encode_refreshed(1);
+        long.push(0);
+        assert_eq!(decode_refreshed(&long), Err(DecodeError("trailing bytes")));
     }
 
     proptest! {
@@ -201,9 +345,48 @@ mod tests {
         }
 
         #[test]
+        fn snapshot_round_trip(records in proptest::collection::vec(record(), 0..40),
+                               refreshed_at in any::<u64>(),
+                               part_bytes in 1usize..400) {
+            let frames = encode_snapshot(&records, refreshed_at, part_bytes);
+            prop_assert!(!frames.is_empty());
+            let mut back = Vec::new();
+            for (i, f) in frames.iter().enumerate() {
+                let p = decode_snapshot_part(f).unwrap();
+                prop_assert_eq!(p.part as usize, i);
+                prop_assert_eq!(p.parts as usize, frames.len());
+                prop_assert_eq!(p.refreshed_at, refreshed_at);
+                prop_assert_eq!(&encode_snapshot_part(&p), f);
+                back.extend(p.records);
+            }
+            prop_assert_eq!(back, records);
+        }
+
+        #[test]
+        fn snapshot_prefixes_rejected(records in proptest::collection::vec(record(), 0..6),
+                                      refreshed_at in any::<u64>()) {
+            let frame = encode_snapshot(&records, refreshed_at, SNAPSHOT_PART_BYTES).remove(0);
+            for n in 0..frame.len() {
+                prop_assert!(decode_snapshot_part(&frame[..n]).is_err());
+            }
+        }
+
+        #[test]
+        fn refreshed_round_trip(t in any::<u64>()) {
+            let bytes = encode_refreshed(t);
+            prop_assert_eq!(bytes.len(), 9);
+            prop_assert_eq!(decode_refreshed(&bytes).unwrap(), t);
+            for n in 0..bytes.len() {
+                prop_assert!(decode_refreshed(&bytes[..n]).is_err());
+            }
+        }
+
+        #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = decode_diff(&bytes);
             let _ = decode_checkpoint(&bytes);
+            let _ = decode_snapshot_part(&bytes);
+            let _ = decode_refreshed(&bytes);
         }
     }
 }

@@ -14,9 +14,16 @@
 //! the new snapshot and sends the NOERRORs. So concurrent updates share a
 //! sync (group commit), no reader ever sees data that is not yet durable,
 //! and nothing is acknowledged that a `kill -9` could lose.
+//!
+//! A secondary zone ([`ZoneKind::Secondary`]) has no zone file: its data
+//! is a copy of its primary's, brought by zone transfers
+//! ([`ZoneStore::apply_transfer`], see [`secondary`]) and kept in the same
+//! per-zone journal as a snapshot plus diffs, so a restart serves the copy
+//! at once without asking the primary. Updates never change it.
 
 pub mod codec;
 pub mod overlay;
+pub mod secondary;
 mod writer;
 
 use std::collections::HashMap;
@@ -31,17 +38,26 @@ use tandem_journal::{Journal, JournalError, Options};
 use tandem_zone::file::{load, ZoneFileError};
 use tandem_zone::{Diff, Zone};
 
-use crate::codec::{DecodeError, KIND_CHECKPOINT, KIND_DIFF};
+use crate::codec::{DecodeError, KIND_CHECKPOINT, KIND_DIFF, KIND_REFRESHED, KIND_SNAPSHOT};
 use crate::overlay::Overlay;
 
 /// Called with the response once an update is durable or refused.
 pub type Reply = Box<dyn FnOnce(Vec<u8>) + Send>;
 
+/// Where a zone's data comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZoneKind {
+    /// A zone file plus the journal's overlay of dynamic updates.
+    Primary { file: PathBuf },
+    /// Zone transfers from a primary, kept in the journal.
+    Secondary,
+}
+
 /// What the store needs to know about one configured zone.
 #[derive(Clone, Debug)]
 pub struct ZoneSpec {
     pub name: Name,
-    pub file: PathBuf,
+    pub kind: ZoneKind,
     pub policy: Arc<ZonePolicy>,
     pub journal_max_size: u64,
 }
@@ -57,6 +73,16 @@ pub enum StoreError {
     Journal(#[from] JournalError),
     #[error("journal {path}: {source}")]
     Decode { path: PathBuf, source: DecodeError },
+    /// A journal that does not belong to a zone of this kind (the zone's
+    /// type changed), or a secondary's journal that does not replay.
+    #[error("journal {path}: {message}")]
+    Replay { path: PathBuf, message: String },
+    /// The zone is not configured, or not as a secondary.
+    #[error("zone {0} is not a secondary zone served here")]
+    NotSecondary(Name),
+    /// A transfer that cannot be applied; nothing was changed.
+    #[error("zone {zone}: transfer rejected: {message}")]
+    Transfer { zone: Name, message: String },
 }
 
 /// What a reload did, zone by zone.
@@ -81,6 +107,14 @@ pub(crate) struct ZoneState {
     /// The committed diffs still in the journal (since its last
     /// checkpoint), oldest first: what IXFR is answered from.
     pub(crate) history: Vec<Diff>,
+    /// A secondary zone's copy (`None` for a primary).
+    pub(crate) secondary: Option<secondary::SecondaryState>,
+}
+
+impl ZoneState {
+    pub(crate) fn is_secondary(&self) -> bool {
+        matches!(self.spec.kind, ZoneKind::Secondary)
+    }
 }
 
 pub(crate) struct Inner {
@@ -113,11 +147,15 @@ pub fn load_file(name: &Name, path: &Path) -> Result<(Zone, Vec<String>, String)
 
 /// Loads every zone file without starting anything; for `tandem check`.
 /// Returns the warnings, or every error found (not just the first).
+/// Secondary zones have no file and are skipped.
 pub fn check(specs: &[ZoneSpec]) -> Result<Vec<String>, Vec<ZoneFileError>> {
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
     for spec in specs {
-        match load_file(&spec.name, &spec.file) {
+        let ZoneKind::Primary { file } = &spec.kind else {
+            continue;
+        };
+        match load_file(&spec.name, file) {
             Ok((_, w, _)) => warnings.extend(w),
             Err(e) => errors.push(e),
         }
@@ -174,6 +212,14 @@ fn replay(
                 overlay = codec::decode_checkpoint(&e.payload).map_err(decode)?;
                 history.clear();
             }
+            KIND_SNAPSHOT | KIND_REFRESHED => {
+                return Err(StoreError::Replay {
+                    path: path.to_path_buf(),
+                    message: "this journal holds a secondary zone's copy, but the zone is now a \
+                              primary; move the journal away to start the primary afresh"
+                        .into(),
+                })
+            }
             _ => return Err(decode(DecodeError("unknown entry kind"))),
         }
     }
@@ -193,8 +239,10 @@ impl ZoneStore {
         let mut zones = HashMap::new();
         let mut warnings = Vec::new();
         for spec in specs {
-            let (file_zone, w, text) = load_file(&spec.name, &spec.file)?;
-            warnings.extend(w);
+            let file = match &spec.kind {
+                ZoneKind::Primary { file } => Some(load_file(&spec.name, file)?),
+                ZoneKind::Secondary => None,
+            };
             let jpath = journal_path(state_dir, &spec.name);
             if let Some(dir) = jpath.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
@@ -212,6 +260,28 @@ impl ZoneStore {
                     t.bytes_dropped
                 ));
             }
+            let Some((file_zone, w, text)) = file else {
+                let (mut copy, history, zone) =
+                    secondary::restore(&spec, &jpath, &found.entries, &mut warnings)?;
+                copy.base_len = journal.len();
+                catalog.insert(ZoneEntry {
+                    zone: Arc::new(zone),
+                    policy: spec.policy.clone(),
+                });
+                zones.insert(
+                    spec.name.clone(),
+                    ZoneState {
+                        spec,
+                        file_text: None,
+                        overlay: Overlay::new(),
+                        journal,
+                        history,
+                        secondary: Some(copy),
+                    },
+                );
+                continue;
+            };
+            warnings.extend(w);
             let (mut overlay, mut history) = replay(&jpath, &found.entries)?;
             let (zone, report) = overlay.merge(&file_zone, None);
             // A zone file edited while stopped moves the serial past the
@@ -237,6 +307,7 @@ impl ZoneStore {
                     overlay,
                     journal,
                     history,
+                    secondary: None,
                 },
             );
         }
@@ -318,13 +389,17 @@ impl ZoneStore {
 
     /// Re-reads every zone file. A zone whose file fails to load keeps
     /// serving its last good version; the failure is in the report.
+    /// Secondary zones are left alone (and not in the report).
     pub fn reload(&self) -> ReloadReport {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = ReloadReport::default();
         let mut changed = Vec::new();
         let mut catalog = (*self.catalog.load_full()).clone();
         for (name, state) in inner.zones.iter_mut() {
-            let (file_zone, warnings, text) = match load_file(name, &state.spec.file) {
+            let ZoneKind::Primary { file } = &state.spec.kind else {
+                continue;
+            };
+            let (file_zone, warnings, text) = match load_file(name, file) {
                 Ok(v) => v,
                 Err(e) => {
                     report.failed.push((name.clone(), e.to_string()));

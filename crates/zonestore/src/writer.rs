@@ -56,7 +56,21 @@ fn commit(store: &Arc<ZoneStore>, batch: Vec<(UpdateRequest, Reply)>) {
     // Zone → the diffs this round appends, in order.
     let mut diffs: HashMap<Name, Vec<Diff>> = HashMap::new();
     for (req, reply) in batch {
-        let rcode = match apply_one(&mut catalog, &req, &mut diffs) {
+        // The query layer forwards updates for secondary zones to their
+        // primary; one that still arrives here is refused, never applied.
+        let secondary = inner
+            .zones
+            .get(&req.zone)
+            .is_some_and(crate::ZoneState::is_secondary);
+        let result = if secondary {
+            Err(tandem_zone::UpdateError::new(
+                Rcode::NOTAUTH,
+                "zone is a secondary here; updates go to its primary",
+            ))
+        } else {
+            apply_one(&mut catalog, &req, &mut diffs)
+        };
+        let rcode = match result {
             Ok(()) => Rcode::NOERROR,
             Err(e) => {
                 tracing::info!(
