@@ -107,8 +107,10 @@ pub(crate) struct ZoneState {
     /// The committed diffs still in the journal (since its last
     /// checkpoint), oldest first: what IXFR is answered from.
     pub(crate) history: Vec<Diff>,
-    /// A secondary zone's copy (`None` for a primary).
-    pub(crate) secondary: Option<secondary::SecondaryState>,
+    /// A secondary zone's copy (`None` for a primary). Its own lock
+    /// serializes the zone's transfers and is held across their journal
+    /// writes, so the store-wide lock is not (lock order: this one first).
+    pub(crate) secondary: Option<Arc<Mutex<secondary::SecondaryState>>>,
 }
 
 impl ZoneState {
@@ -276,7 +278,7 @@ impl ZoneStore {
                         overlay: Overlay::new(),
                         journal,
                         history,
-                        secondary: Some(copy),
+                        secondary: Some(Arc::new(Mutex::new(copy))),
                     },
                 );
                 continue;

@@ -18,7 +18,7 @@
 //! still applies.
 
 use std::path::Path;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 
 use tandem_dns::xfrin::Transfer;
 use tandem_dns::ZoneEntry;
@@ -230,7 +230,49 @@ fn snapshot_frames(copy: &Zone, refreshed_at: u64) -> Vec<Vec<u8>> {
     codec::encode_snapshot(&records, refreshed_at, SNAPSHOT_PART_BYTES)
 }
 
+/// What a transfer needs of a zone's state, taken under the store-wide
+/// lock and used after it was released.
+struct Handle {
+    copy: Arc<Mutex<SecondaryState>>,
+    journal: tandem_journal::Journal,
+    policy: Arc<tandem_dns::ZonePolicy>,
+    max_size: u64,
+}
+
 impl ZoneStore {
+    fn handle(&self, zone: &Name) -> Option<Handle> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let state = inner.zones.get(zone)?;
+        Some(Handle {
+            copy: state.secondary.clone()?,
+            journal: state.journal.clone(),
+            policy: state.spec.policy.clone(),
+            max_size: state.spec.journal_max_size,
+        })
+    }
+
+    /// Publishes `zone`'s new version; `history` changes the zone's
+    /// history under the same lock. Returns the serial published before.
+    fn publish(
+        &self,
+        origin: &Name,
+        zone: Arc<Zone>,
+        policy: Arc<tandem_dns::ZonePolicy>,
+        history: impl FnOnce(&mut Vec<Diff>),
+    ) -> Option<u32> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = inner.zones.get_mut(origin) {
+            history(&mut state.history);
+        }
+        let mut catalog = (*self.catalog.load_full()).clone();
+        let before = catalog
+            .get(origin)
+            .and_then(|e| e.zone.soa().map(|s| s.serial));
+        catalog.insert(ZoneEntry { zone, policy });
+        self.catalog.store(Arc::new(catalog));
+        before
+    }
+
     /// True if `zone` is configured here as a secondary zone.
     pub fn is_secondary(&self, zone: &Name) -> bool {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -242,8 +284,8 @@ impl ZoneStore {
     /// the epoch). `None` for a zone with no copy yet, or no secondary.
     /// An expired zone still has its copy.
     pub fn secondary_copy(&self, zone: &Name) -> Option<(u32, Record, u64)> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let sec = inner.zones.get(zone)?.secondary.as_ref()?;
+        let h = self.handle(zone)?;
+        let sec = h.copy.lock().unwrap_or_else(|p| p.into_inner());
         let copy = sec.copy.as_ref()?;
         Some((copy.serial(), copy.soa_record()?, sec.refreshed_at))
     }
@@ -255,27 +297,19 @@ impl ZoneStore {
     /// [`ZoneStore::apply_transfer`] publishes data again. Does nothing for
     /// a zone that is not a secondary.
     pub fn expire(&self, zone: &Name) {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(state) = inner.zones.get_mut(zone) else {
+        let Some(h) = self.handle(zone) else {
             return;
         };
-        let policy = state.spec.policy.clone();
-        let Some(sec) = state.secondary.as_mut() else {
-            return;
-        };
+        let mut sec = h.copy.lock().unwrap_or_else(|p| p.into_inner());
         sec.expired = true;
-        let mut catalog = (*self.catalog.load_full()).clone();
-        catalog.insert(ZoneEntry {
-            zone: Arc::new(empty(zone)),
-            policy,
-        });
-        self.catalog.store(Arc::new(catalog));
+        self.publish(zone, Arc::new(empty(zone)), h.policy, |_| {});
         tracing::warn!("zone {zone}/IN: expired; answering SERVFAIL until the primary is reached");
     }
 
     /// Applies what a zone transfer from the primary brought to a
     /// secondary zone, durably, then publishes it; returns the serial now
-    /// served. Blocks until the journal has synced.
+    /// served. Blocks until the journal has synced (not holding up other
+    /// zones' updates meanwhile); transfers of one zone run one at a time.
     ///
     /// - `Full`: the records must form a zone (the SOA at the apex, NS
     ///   there, no CNAME beside other data); the journal is rewritten as a
@@ -296,20 +330,16 @@ impl ZoneStore {
         transfer: Transfer,
         now: u64,
     ) -> Result<u32, StoreError> {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let state = inner
-            .zones
-            .get_mut(zone)
-            .filter(|s| s.is_secondary())
+        let h = self
+            .handle(zone)
             .ok_or_else(|| StoreError::NotSecondary(zone.clone()))?;
-        let published = self
-            .catalog
-            .load()
-            .get(zone)
-            .and_then(|e| e.zone.soa().map(|s| s.serial));
-        let sec = state.secondary.get_or_insert_with(SecondaryState::default);
+        let mut sec = h.copy.lock().unwrap_or_else(|p| p.into_inner());
+        let journal = &h.journal;
+        // How the history changes once the new version is durable.
+        let mut new_history: Option<Vec<Diff>> = None; // Some = replace
+        let mut appended: Vec<Diff> = Vec::new();
         let mut compacted = false;
-        match transfer {
+        let copy = match transfer {
             Transfer::Full { records } => {
                 let (z, warnings) =
                     Zone::from_records(zone.clone(), Class::IN, records).map_err(|e| {
@@ -318,12 +348,10 @@ impl ZoneStore {
                 for w in warnings {
                     tracing::warn!("zone {zone}/IN: transfer: {w}");
                 }
-                state
-                    .journal
-                    .compact(KIND_SNAPSHOT, snapshot_frames(&z, now))?;
+                journal.compact(KIND_SNAPSHOT, snapshot_frames(&z, now))?;
                 compacted = true;
-                sec.copy = Some(Arc::new(z));
-                state.history.clear();
+                new_history = Some(Vec::new());
+                Arc::new(z)
             }
             Transfer::Incremental { diffs } => {
                 let Some(copy) = &sec.copy else {
@@ -335,7 +363,7 @@ impl ZoneStore {
                 if diffs.is_empty() {
                     return Err(rejected(zone, "an incremental transfer without changes"));
                 }
-                let (z, mut stripped) = apply_diffs(copy, &diffs).map_err(|m| rejected(zone, m))?;
+                let (z, stripped) = apply_diffs(copy, &diffs).map_err(|m| rejected(zone, m))?;
                 let (tx, rx) = mpsc::channel();
                 let mut pending = 0;
                 let entries = diffs
@@ -348,7 +376,7 @@ impl ZoneStore {
                 for (kind, payload) in entries {
                     let tx = tx.clone();
                     pending += 1;
-                    state.journal.submit(
+                    journal.submit(
                         kind,
                         payload,
                         Box::new(move |r| {
@@ -362,15 +390,12 @@ impl ZoneStore {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => return Err(e.into()),
                         Err(_) => {
-                            return Err(StoreError::Io {
-                                path: crate::journal_path(Path::new(""), zone),
-                                message: "the journal writer stopped".into(),
-                            })
+                            return Err(rejected(zone, "the journal writer stopped"));
                         }
                     }
                 }
-                sec.copy = Some(Arc::new(z));
-                state.history.append(&mut stripped);
+                appended = stripped;
+                Arc::new(z)
             }
             Transfer::UpToDate { serial } => {
                 let Some(copy) = &sec.copy else {
@@ -385,43 +410,46 @@ impl ZoneStore {
                         copy.serial()
                     );
                 }
-                state
-                    .journal
-                    .append_blocking(KIND_REFRESHED, codec::encode_refreshed(now))?;
+                let copy = copy.clone();
+                journal.append_blocking(KIND_REFRESHED, codec::encode_refreshed(now))?;
+                copy
             }
-        }
+        };
+        // Durable: keep, publish, tell.
+        sec.copy = Some(copy.clone());
         sec.refreshed_at = now;
         sec.expired = false;
-        let copy = sec.copy.clone().expect("every branch leaves a copy");
         let serial = copy.serial();
-        let mut catalog = (*self.catalog.load_full()).clone();
-        catalog.insert(ZoneEntry {
-            zone: copy.clone(),
-            policy: state.spec.policy.clone(),
+        let published = self.publish(zone, copy.clone(), h.policy.clone(), |history| {
+            if let Some(h) = new_history {
+                *history = h;
+            }
+            history.append(&mut appended);
         });
-        self.catalog.store(Arc::new(catalog));
 
         // Keep the journal bounded, as a primary's is.
-        let before = state.journal.len();
+        let before = journal.len();
         if compacted {
             sec.base_len = before;
-        } else if before > state.spec.journal_max_size && before > sec.base_len.saturating_mul(2) {
-            match state
-                .journal
-                .compact(KIND_SNAPSHOT, snapshot_frames(&copy, now))
-            {
+        } else if before > h.max_size && before > sec.base_len.saturating_mul(2) {
+            match journal.compact(KIND_SNAPSHOT, snapshot_frames(&copy, now)) {
                 Ok(r) => {
                     tracing::info!(
                         "zone {zone}/IN: journal compacted from {before} to {} bytes",
                         r.bytes_after
                     );
-                    sec.base_len = state.journal.len();
-                    state.history.clear();
+                    sec.base_len = journal.len();
+                    // The diffs are gone from disk: IXFR from before now
+                    // gets the whole zone.
+                    let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(state) = inner.zones.get_mut(zone) {
+                        state.history.clear();
+                    }
                 }
                 Err(e) => tracing::error!("zone {zone}/IN: journal compaction failed: {e}"),
             }
         }
-        drop(inner);
+        drop(sec);
         if published != Some(serial) {
             self.changed(zone, serial);
         }

@@ -577,3 +577,76 @@ fn an_update_to_a_secondary_zone_gets_notauth() {
     assert!(!has(&store, "added.example.", 9));
     assert!(store.history(&zone()).is_empty());
 }
+
+#[test]
+fn primary_updates_continue_beside_a_secondary_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("primary.zone");
+    std::fs::write(
+        &file,
+        "$ORIGIN primary.\n$TTL 300\n@ SOA ns1 hostmaster 5 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n",
+    )
+    .unwrap();
+    let primary = ZoneSpec {
+        name: n("primary."),
+        ..spec(ZoneKind::Primary { file }, 1 << 20)
+    };
+    let specs = vec![primary, spec(ZoneKind::Secondary, 1 << 20)];
+    let (store, _) = ZoneStore::open(specs.clone(), dir.path()).unwrap();
+    let big: Vec<Record> = (0..20_000u32)
+        .map(|i| {
+            Record::new(
+                n(&format!("h{i}.example.")),
+                Rtype::A,
+                Class::IN,
+                300,
+                i.to_be_bytes().to_vec(),
+            )
+        })
+        .collect();
+    let s2 = store.clone();
+    let transfer =
+        std::thread::spawn(move || s2.apply_transfer(&zone(), full(9, big), 100).unwrap());
+    let (tx, rx) = mpsc::channel();
+    for i in 0..20u8 {
+        let mut req = update();
+        req.zone = n("primary.");
+        req.message.questions[0].name = n("primary.");
+        req.message.authority = vec![a(&format!("u{i}.primary."), i)];
+        let tx = tx.clone();
+        store.submit_update(
+            req,
+            Box::new(move |bytes| {
+                let _ = tx.send(bytes);
+            }),
+        );
+    }
+    for _ in 0..20 {
+        let reply = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert_eq!(Message::parse(&reply).unwrap().header.rcode, Rcode::NOERROR);
+    }
+    assert_eq!(transfer.join().unwrap(), 9);
+    let check = |store: &ZoneStore| {
+        let cat = store.catalog();
+        assert_eq!(cat.get(&zone()).unwrap().zone.record_count(), 20_003);
+        let p = &cat.get(&n("primary.")).unwrap().zone;
+        assert!(p.rrset(&n("u19.primary."), Rtype::A).is_some());
+        assert!(!store.is_secondary(&n("primary.")));
+        assert!(store.is_secondary(&zone()));
+    };
+    check(&store);
+    store.close();
+    drop(store);
+    let mut tries = 0;
+    let store = loop {
+        match ZoneStore::open(specs.clone(), dir.path()) {
+            Ok((s, _)) => break s,
+            Err(e) if tries < 100 && e.to_string().contains("locked") => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    check(&store);
+}
