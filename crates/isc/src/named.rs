@@ -20,6 +20,15 @@
 //!   address of that family, `none` nothing); without either, `[dns]` is left
 //!   out and a comment says so.
 //!
+//! - Secondary zones (`type slave|secondary`) become `type = "secondary"`
+//!   with `primaries` from their `masters`/`primaries` list (named lists
+//!   resolved, ports kept as `ADDR:PORT`) and `transfer-key` from the first
+//!   `key` in it: tandem signs every transfer with one key, so a primary
+//!   with another key, or none, is reported. Their `file` is not copied:
+//!   tandem keeps a secondary's copy in its state directory. BIND's
+//!   `transfer-source` and `transfer-source-v6` become the one
+//!   `transfer-source` of the primaries' family.
+//!
 //! Everything that is not translated is listed in [`Import::untranslated`]
 //! with a reason, and repeated as comments at the end of the TOML: nothing
 //! is dropped silently. Where an address match list cannot be translated
@@ -83,7 +92,8 @@ pub struct Untranslated {
 
 const AUTHORITATIVE_ONLY: &str = "tandem is authoritative-only for now";
 const RESOLVER: &str = "forwarding arrives with the resolver issue";
-const SECONDARY: &str = "secondary zones are not supported yet (replication issue)";
+const SECONDARY_ONLY: &str = "only used by secondary zones";
+const SECONDARY_FILE: &str = "tandem keeps a secondary's copy in its state directory";
 const DNSSEC_SIGNING: &str = "DNSSEC signing is not supported";
 const FILES: &str = "tandem keeps its own files under [server] state-dir";
 const UNSUPPORTED: &str = "not supported by tandem's configuration";
@@ -102,6 +112,8 @@ pub fn import_named_conf(
 pub fn import_statements(stmts: &[Statement], path: &Path) -> Result<Import, IscError> {
     let mut im = Importer {
         acls: HashMap::new(),
+        lists: HashMap::new(),
+        used_lists: HashSet::new(),
         untranslated: Vec::new(),
         conf_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         directory: None,
@@ -119,12 +131,47 @@ pub fn import_statements(stmts: &[Statement], path: &Path) -> Result<Import, Isc
         };
         im.acls.insert(name, st);
     }
+    for st in stmts
+        .iter()
+        .filter(|s| s.is("masters") || s.is("primaries"))
+    {
+        // A malformed list is reported where it stands (see `top`).
+        if let ([_, n, ..], Some(_)) = (&st.words[..], &st.block) {
+            if n.is_text() {
+                let name = n.text.to_ascii_lowercase();
+                if let Some(first) = im.lists.get(&name) {
+                    return Err(st.loc.error(format!(
+                        "primaries list {} is defined twice (first at {})",
+                        n.render(),
+                        first.loc
+                    )));
+                }
+                im.lists.insert(name, st);
+            }
+        }
+    }
+    im.used_lists = used_lists(stmts, &im.lists);
     // Options first: `directory` and the zone defaults apply to every zone.
     for st in stmts.iter().filter(|s| s.is("options")) {
         im.options(st)?;
     }
     for st in stmts {
         im.top(st)?;
+    }
+    // BIND refuses a transfer key it does not know; so does tandem's check.
+    for z in &im.zones {
+        if let ZoneKind::Secondary {
+            transfer_key: Some((k, loc)),
+            ..
+        } = &z.kind
+        {
+            let known = k
+                .parse::<Name>()
+                .is_ok_and(|n| im.keys.iter().any(|d| d.name == n));
+            if !known {
+                return Err(loc.error(format!("zone {}: key {k} is not defined", string(&z.name))));
+            }
+        }
     }
     Ok(im.finish(path))
 }
@@ -137,11 +184,50 @@ struct ZoneOptions {
     allow_update: Option<Vec<String>>,
     also_notify: Option<Vec<String>>,
     journal_max_size: Option<u64>,
+    allow_notify: Option<Vec<String>>,
+    allow_update_forwarding: Option<Vec<String>>,
+    /// `transfer-source` and `transfer-source-v6` (tandem has one key for
+    /// both; which one applies depends on the primaries' family).
+    transfer_source: Option<Source>,
+    transfer_source_v6: Option<Source>,
+}
+
+/// A `transfer-source` statement: the address (`None` for `*`) and where
+/// it was written, for reporting it if it cannot apply.
+#[derive(Clone, Debug)]
+struct Source {
+    ip: Option<IpAddr>,
+    loc: Location,
+    text: String,
+    /// Written in the zone (not inherited from `options`).
+    in_zone: bool,
+}
+
+/// One primary of a secondary zone, as its `masters` list gives it.
+struct Primary {
+    /// `ADDR` or `ADDR:PORT`, as tandem reads it.
+    addr: String,
+    ip: IpAddr,
+    /// The key name and where it was written.
+    key: Option<(String, Location)>,
+    loc: Location,
+    text: String,
+}
+
+enum ZoneKind {
+    Primary {
+        file: String,
+    },
+    Secondary {
+        primaries: Vec<String>,
+        transfer_key: Option<(String, Location)>,
+        transfer_source: Option<IpAddr>,
+    },
 }
 
 struct ZoneOut {
     name: String,
-    file: String,
+    kind: ZoneKind,
     opts: ZoneOptions,
     /// Rendered inline tables.
     update_policy: Option<Vec<String>>,
@@ -149,6 +235,10 @@ struct ZoneOut {
 
 struct Importer<'a> {
     acls: HashMap<String, &'a Statement>,
+    /// Top-level `masters NAME { ... };` lists, by lowercased name.
+    lists: HashMap<String, &'a Statement>,
+    /// The lists some zone refers to (directly or through another list).
+    used_lists: HashSet<String>,
     untranslated: Vec<Untranslated>,
     conf_dir: PathBuf,
     directory: Option<PathBuf>,
@@ -310,7 +400,7 @@ impl<'a> Importer<'a> {
             "logging" => self.skip(st, "logging channels and categories have no equivalent in tandem's configuration"),
             "view" => self.skip(st, "views are not supported (tandem serves one set of zones to every client)"),
             "statistics-channels" => self.skip(st, "statistics channels are not supported"),
-            "masters" | "primaries" => self.skip(st, format!("primaries lists are only used by secondary zones; {SECONDARY}")),
+            "masters" | "primaries" => self.top_list(st),
             "server" => self.skip(st, "per-server settings are not supported"),
             "trusted-keys" | "managed-keys" | "trust-anchors" => {
                 self.skip(st, format!("trust anchors are for DNSSEC validation; {AUTHORITATIVE_ONLY}"))
@@ -349,6 +439,20 @@ impl<'a> Importer<'a> {
                     *slot = Some(list);
                 }
                 "also-notify" => self.defaults.also_notify = Some(self.also_notify(o)),
+                "allow-notify" => self.defaults.allow_notify = Some(self.acl_option(o, "options")),
+                "allow-update-forwarding" => {
+                    self.defaults.allow_update_forwarding = Some(self.acl_option(o, "options"))
+                }
+                "transfer-source" => {
+                    if let Some(s) = self.transfer_source(o, false) {
+                        self.defaults.transfer_source = Some(s);
+                    }
+                }
+                "transfer-source-v6" => {
+                    if let Some(s) = self.transfer_source(o, false) {
+                        self.defaults.transfer_source_v6 = Some(s);
+                    }
+                }
                 "max-journal-size" => {
                     self.journal_size(o, true);
                 }
@@ -649,6 +753,209 @@ impl<'a> Importer<'a> {
         out
     }
 
+    /// A top-level `masters NAME { ... };`: translated where a zone uses
+    /// it (its addresses are written into that zone's `primaries`).
+    fn top_list(&mut self, st: &Statement) {
+        let kw = st.keyword().unwrap_or("masters").to_ascii_lowercase();
+        match (&st.words[..], &st.block) {
+            ([_, n, ..], Some(_)) if n.is_text() => {
+                if !self.used_lists.contains(&n.text.to_ascii_lowercase()) {
+                    self.skip(
+                        st,
+                        format!(
+                            "primaries list {} is not used by any secondary zone",
+                            n.render()
+                        ),
+                    );
+                }
+            }
+            _ => self.skip(
+                st,
+                format!("expected {kw} NAME [port PORT] {{ ADDRESS [port PORT] [key KEY]; ... }};"),
+            ),
+        }
+    }
+
+    /// `transfer-source (ADDR | *) [port P] [dscp D];`: the address, with
+    /// what cannot be kept reported.
+    fn transfer_source(&mut self, o: &Statement, in_zone: bool) -> Option<Source> {
+        let kw = o.keyword().unwrap_or("transfer-source").to_string();
+        let (addr, mut rest) = match &o.words[..] {
+            [_, a, rest @ ..] if a.is_text() && o.block.is_none() && o.tail.is_none() => (a, rest),
+            _ => {
+                self.skip(o, format!("expected {kw} ADDRESS [port PORT];"));
+                return None;
+            }
+        };
+        let ip = if addr.text == "*" {
+            None
+        } else {
+            match addr.text.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    self.skip(o, format!("{kw}: cannot read this address"));
+                    return None;
+                }
+            }
+        };
+        let mut dropped = Vec::new();
+        while let [k, v, tail @ ..] = rest {
+            match k.text.to_ascii_lowercase().as_str() {
+                "port" if v.text != "*" => {
+                    dropped.push(format!("port {} (tandem picks the source port)", v.text))
+                }
+                "port" => {}
+                "dscp" => dropped.push(format!("dscp {} (tandem sets no DSCP)", v.text)),
+                _ => break,
+            }
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            self.skip(o, format!("expected {kw} ADDRESS [port PORT];"));
+            return None;
+        }
+        if !dropped.is_empty() {
+            self.skip(
+                o,
+                format!(
+                    "{kw}: only the address was translated; dropped {}",
+                    dropped.join(", ")
+                ),
+            );
+        }
+        Some(Source {
+            ip,
+            loc: o.loc.clone(),
+            text: o.render(),
+            in_zone,
+        })
+    }
+
+    /// `[port P] [dscp D]` after a primaries list's keyword (and name):
+    /// the port; `None` as the error if the words are something else.
+    fn list_port(&mut self, st: &Statement, mut words: &[Token]) -> Result<Option<u16>, ()> {
+        let mut port = None;
+        while let [k, v, tail @ ..] = words {
+            match k.text.to_ascii_lowercase().as_str() {
+                "port" => port = Some(v.text.parse::<u16>().map_err(|_| ())?),
+                "dscp" => self.skip(
+                    st,
+                    format!("dscp {} was dropped (tandem sets no DSCP)", v.text),
+                ),
+                _ => return Err(()),
+            }
+            words = tail;
+        }
+        if words.is_empty() {
+            Ok(port)
+        } else {
+            Err(())
+        }
+    }
+
+    /// The elements of a primaries list, named lists resolved, appended to
+    /// `out`; `port` and `key` are the defaults from where the list is
+    /// used. Elements that cannot be translated are reported and left out.
+    fn primaries(
+        &mut self,
+        list: &'a [Statement],
+        port: Option<u16>,
+        key: Option<&(String, Location)>,
+        stack: &mut Vec<String>,
+        ctx: &str,
+        out: &mut Vec<Primary>,
+    ) -> Result<(), IscError> {
+        for el in list {
+            let bad_shape = || {
+                el.loc.error(format!(
+                    "{ctx}: expected ADDRESS [port PORT] [key KEY]; or a primaries list name"
+                ))
+            };
+            let (first, mut rest) = match &el.words[..] {
+                [f, rest @ ..] if f.is_text() && el.block.is_none() && el.tail.is_none() => {
+                    (f, rest)
+                }
+                _ => return Err(bad_shape()),
+            };
+            let mut el_port = None;
+            let mut el_key = None;
+            let mut tls = None;
+            while let [k, v, tail @ ..] = rest {
+                match k.text.to_ascii_lowercase().as_str() {
+                    "port" => {
+                        el_port =
+                            Some(v.text.parse::<u16>().map_err(|_| {
+                                v.loc.error(format!("{ctx}: bad port {:?}", v.text))
+                            })?)
+                    }
+                    "key" if v.is_text() => {
+                        el_key = Some((strip_dot(&v.text).to_string(), v.loc.clone()))
+                    }
+                    "tls" => tls = Some(v.text.clone()),
+                    _ => return Err(bad_shape()),
+                }
+                rest = tail;
+            }
+            if !rest.is_empty() {
+                return Err(bad_shape());
+            }
+            if let Some(t) = tls {
+                self.skip(
+                    el,
+                    format!("{ctx}: zone transfers over TLS ({t}) are not supported; this primary was left out"),
+                );
+                continue;
+            }
+            let key = el_key.as_ref().or(key);
+            let port = el_port.or(port);
+            if let Ok(ip) = first.text.parse::<IpAddr>() {
+                let addr = match (ip, port) {
+                    (ip, None) => ip.to_string(),
+                    (IpAddr::V4(a), Some(p)) => format!("{a}:{p}"),
+                    (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
+                };
+                out.push(Primary {
+                    addr,
+                    ip,
+                    key: key.cloned(),
+                    loc: el.loc.clone(),
+                    text: el.render(),
+                });
+                continue;
+            }
+            let lower = first.text.to_ascii_lowercase();
+            let Some(def) = self.lists.get(&lower).copied() else {
+                if first.text.contains([':', '%', '/']) {
+                    self.skip(
+                        el,
+                        format!("{ctx}: cannot read this address; this primary was left out"),
+                    );
+                    continue;
+                }
+                return Err(first.loc.error(format!(
+                    "{ctx}: {} is neither an address nor a primaries list (masters NAME {{ ... }};)",
+                    first.render()
+                )));
+            };
+            if stack.contains(&lower) {
+                return Err(first.loc.error(format!(
+                    "{ctx}: primaries list {} refers to itself",
+                    first.render()
+                )));
+            }
+            let def_port = self.list_port(def, &def.words[2..]).map_err(|()| {
+                def.loc.error(format!(
+                    "expected {} NAME [port PORT] {{ ... }};",
+                    def.keyword().unwrap_or("masters")
+                ))
+            })?;
+            stack.push(lower);
+            self.primaries(def.children(), def_port.or(port), key, stack, ctx, out)?;
+            stack.pop();
+        }
+        Ok(())
+    }
+
     fn zone(&mut self, st: &'a Statement) -> Result<(), IscError> {
         let (name_tok, class) = match &st.words[..] {
             [_, n] if n.is_text() => (n, None),
@@ -699,7 +1006,7 @@ impl<'a> Importer<'a> {
         }
         let reason = match ty_text.as_str() {
             "master" | "primary" => None,
-            "slave" | "secondary" => Some(SECONDARY.to_string()),
+            "slave" | "secondary" => return self.secondary_zone(st, &name_tok.text),
             "hint" => Some(format!(
                 "root hints are only used for recursion; {AUTHORITATIVE_ONLY}"
             )),
@@ -753,8 +1060,8 @@ impl<'a> Importer<'a> {
                         opts.journal_max_size = Some(n);
                     }
                 }
-                "allow-update-forwarding" | "masters" | "primaries" => {
-                    self.skip(o, format!("only used by secondary zones; {SECONDARY}"))
+                "allow-update-forwarding" | "masters" | "primaries" | "allow-notify" => {
+                    self.skip(o, SECONDARY_ONLY)
                 }
                 "forwarders" | "forward" => self.skip(o, RESOLVER),
                 "journal" => self.skip(o, FILES),
@@ -776,11 +1083,180 @@ impl<'a> Importer<'a> {
         let dest = self.destination(&src);
         self.zones.push(ZoneOut {
             name: name_tok.text.clone(),
-            file: dest,
+            kind: ZoneKind::Primary { file: dest },
             opts,
             update_policy,
         });
         Ok(())
+    }
+
+    /// A `type slave|secondary` zone whose name, class and statements
+    /// `zone` has checked.
+    fn secondary_zone(&mut self, st: &'a Statement, name: &str) -> Result<(), IscError> {
+        let ctx = format!("zone {}", string(name));
+        let mut opts = self.defaults.clone();
+        // BIND does not apply these to a secondary zone either.
+        opts.allow_update = None;
+        opts.transfer_source = opts.transfer_source.filter(|s| s.ip.is_some());
+        opts.transfer_source_v6 = opts.transfer_source_v6.filter(|s| s.ip.is_some());
+        let mut list = None;
+        for o in st.children() {
+            let kw = o.keyword().unwrap_or("").to_ascii_lowercase();
+            match kw.as_str() {
+                "type" | "in-view" => {}
+                "masters" | "primaries" => list = Some(o),
+                "file" => self.skip(o, SECONDARY_FILE),
+                "allow-query" => opts.allow_query = Some(self.acl_option(o, &ctx)),
+                "allow-transfer" => opts.allow_transfer = Some(self.acl_option(o, &ctx)),
+                "allow-notify" => opts.allow_notify = Some(self.acl_option(o, &ctx)),
+                "allow-update-forwarding" => {
+                    opts.allow_update_forwarding = Some(self.acl_option(o, &ctx))
+                }
+                "also-notify" => opts.also_notify = Some(self.also_notify(o)),
+                "transfer-source" | "transfer-source-v6" => {
+                    let src = self.transfer_source(o, true);
+                    let slot = if kw == "transfer-source" {
+                        &mut opts.transfer_source
+                    } else {
+                        &mut opts.transfer_source_v6
+                    };
+                    // `*` is tandem's default: nothing to write.
+                    *slot = src.filter(|s| s.ip.is_some());
+                }
+                "max-journal-size" => {
+                    if let Some(n) = self.journal_size(o, false) {
+                        opts.journal_max_size = Some(n);
+                    }
+                }
+                "allow-update" | "update-policy" => self.skip(
+                    o,
+                    "a secondary zone takes no updates itself (BIND refuses this too); see allow-update-forwarding",
+                ),
+                "forwarders" | "forward" => self.skip(o, RESOLVER),
+                "journal" => self.skip(o, FILES),
+                "dnssec-policy"
+                | "inline-signing"
+                | "auto-dnssec"
+                | "key-directory"
+                | "sig-validity-interval"
+                | "dnskey-sig-validity" => self.skip(o, DNSSEC_SIGNING),
+                _ => self.skip(o, UNSUPPORTED),
+            }
+        }
+        let Some(list) = list else {
+            return Err(st.loc.error(format!(
+                "secondary {ctx} has no primaries (masters {{ ADDRESS; }};)"
+            )));
+        };
+        if list.block.is_none() || list.tail.is_some() {
+            return Err(list.loc.error(format!(
+                "{ctx}: expected {} [port PORT] {{ ADDRESS [port PORT] [key KEY]; ... }};",
+                list.keyword().unwrap_or("masters")
+            )));
+        }
+        let port = self.list_port(list, &list.words[1..]).map_err(|()| {
+            list.loc.error(format!(
+                "{ctx}: expected {} [port PORT] {{ ADDRESS [port PORT] [key KEY]; ... }};",
+                list.keyword().unwrap_or("masters")
+            ))
+        })?;
+        let before = self.untranslated.len();
+        let mut primaries = Vec::new();
+        self.primaries(
+            list.children(),
+            port,
+            None,
+            &mut Vec::new(),
+            &ctx,
+            &mut primaries,
+        )?;
+        if primaries.is_empty() {
+            if self.untranslated.len() == before {
+                return Err(list.loc.error(format!("secondary {ctx} has no primaries")));
+            }
+            self.skip(
+                st,
+                format!("secondary {ctx}: none of its primaries could be translated"),
+            );
+            return Ok(());
+        }
+        // tandem signs every transfer request with one key: the first
+        // one given.
+        let transfer_key = primaries.iter().find_map(|p| p.key.clone());
+        if let Some((k, _)) = &transfer_key {
+            let others: Vec<(Location, String, String)> = primaries
+                .iter()
+                .filter_map(|p| {
+                    let why = match &p.key {
+                        Some((pk, _)) if pk.eq_ignore_ascii_case(k) => return None,
+                        Some((pk, _)) => format!(
+                            "{ctx}: tandem signs transfers from every primary with one transfer-key ({k}); this primary's key {pk} was not used"
+                        ),
+                        None => format!(
+                            "{ctx}: this primary has no key, but tandem signs transfers from every primary with transfer-key {k}"
+                        ),
+                    };
+                    Some((p.loc.clone(), p.text.clone(), why))
+                })
+                .collect();
+            for (loc, statement, reason) in others {
+                self.untranslated.push(Untranslated {
+                    loc,
+                    statement,
+                    reason,
+                });
+            }
+        }
+        let transfer_source = self.pick_source(&opts, &primaries, &ctx);
+        self.zones.push(ZoneOut {
+            name: name.to_string(),
+            kind: ZoneKind::Secondary {
+                primaries: primaries.into_iter().map(|p| p.addr).collect(),
+                transfer_key,
+                transfer_source,
+            },
+            opts,
+            update_policy: None,
+        });
+        Ok(())
+    }
+
+    /// tandem's one `transfer-source` from BIND's two (one per family):
+    /// the one for the primaries' family. Primaries of both families with
+    /// a source for either cannot be translated; a source of the other
+    /// family written in the zone is reported as unused.
+    fn pick_source(
+        &mut self,
+        opts: &ZoneOptions,
+        primaries: &[Primary],
+        ctx: &str,
+    ) -> Option<IpAddr> {
+        let v4 = primaries.iter().any(|p| p.ip.is_ipv4());
+        let v6 = primaries.iter().any(|p| p.ip.is_ipv6());
+        let mut chosen = None;
+        for (src, family_used, family) in [
+            (&opts.transfer_source, v4, "IPv4"),
+            (&opts.transfer_source_v6, v6, "IPv6"),
+        ] {
+            let Some(src) = src else { continue };
+            let why = if v4 && v6 {
+                format!("{ctx}: the primaries are IPv4 and IPv6, and tandem has one transfer-source for all of them")
+            } else if !family_used {
+                if !src.in_zone {
+                    continue;
+                }
+                format!("{ctx}: no primary is {family}, so this source would not be used")
+            } else {
+                chosen = src.ip;
+                continue;
+            };
+            self.untranslated.push(Untranslated {
+                loc: src.loc.clone(),
+                statement: src.text.clone(),
+                reason: why,
+            });
+        }
+        chosen
     }
 
     /// `zones/<file name>` for `src`, made unique among the zone files.
@@ -856,15 +1332,51 @@ impl<'a> Importer<'a> {
         }
         let mut t = String::new();
         for z in &self.zones {
-            t.push_str(&format!(
-                "\n[[zone]]\nname = {}\ntype = \"primary\"\nfile = {}\n",
-                string(&z.name),
-                string(&z.file)
-            ));
+            t.push_str(&format!("\n[[zone]]\nname = {}\n", string(&z.name)));
+            let secondary = match &z.kind {
+                ZoneKind::Primary { file } => {
+                    t.push_str(&format!("type = \"primary\"\nfile = {}\n", string(file)));
+                    false
+                }
+                ZoneKind::Secondary {
+                    primaries,
+                    transfer_key,
+                    transfer_source,
+                } => {
+                    t.push_str(&format!(
+                        "type = \"secondary\"\nprimaries = {}\n",
+                        string_array(primaries)
+                    ));
+                    if let Some((k, _)) = transfer_key {
+                        t.push_str(&format!("transfer-key = {}\n", string(k)));
+                    }
+                    if let Some(ip) = transfer_source {
+                        t.push_str(&format!("transfer-source = {}\n", string(&ip.to_string())));
+                    }
+                    true
+                }
+            };
+            let none = None;
             let lists = [
                 ("allow-query", &z.opts.allow_query),
                 ("allow-transfer", &z.opts.allow_transfer),
                 ("allow-update", &z.opts.allow_update),
+                (
+                    "allow-notify",
+                    if secondary {
+                        &z.opts.allow_notify
+                    } else {
+                        &none
+                    },
+                ),
+                (
+                    "allow-update-forwarding",
+                    if secondary {
+                        &z.opts.allow_update_forwarding
+                    } else {
+                        &none
+                    },
+                ),
             ];
             for (k, v) in lists {
                 if let Some(v) = v {
@@ -898,6 +1410,31 @@ impl<'a> Importer<'a> {
         im.toml = crate::output::single_named(&im);
         im
     }
+}
+
+/// The named primaries lists that a zone's `masters` refers to, directly
+/// or through other lists.
+fn used_lists(stmts: &[Statement], lists: &HashMap<String, &Statement>) -> HashSet<String> {
+    let mut used = HashSet::new();
+    let mut todo: Vec<&Statement> = stmts
+        .iter()
+        .filter(|s| s.is("zone"))
+        .flat_map(|z| z.children())
+        .filter(|o| o.is("masters") || o.is("primaries"))
+        .collect();
+    while let Some(list) = todo.pop() {
+        for el in list.children() {
+            let Some(name) = el.keyword().map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            if let Some(def) = lists.get(&name) {
+                if used.insert(name) {
+                    todo.push(def);
+                }
+            }
+        }
+    }
+    used
 }
 
 /// One update-policy rule as a TOML inline table, or why it cannot be.
