@@ -21,6 +21,19 @@ pub struct ZonePolicy {
     /// Fine-grained rules for signed updates (BIND's `update-policy`);
     /// when present it replaces `allow_update`.
     pub update_policy: Option<tandem_zone::UpdatePolicy>,
+    /// Present for a zone this server is a secondary for: its data comes
+    /// from the primary, and updates are forwarded there.
+    pub secondary: Option<SecondaryPolicy>,
+}
+
+/// Who may poke and update a secondary zone.
+#[derive(Clone, Debug)]
+pub struct SecondaryPolicy {
+    /// Who may send NOTIFY (by default the primaries' addresses).
+    pub allow_notify: Acl,
+    /// Whose UPDATEs are passed on to the primary (BIND's
+    /// `allow-update-forwarding`); everyone else is REFUSED.
+    pub allow_update_forwarding: Acl,
 }
 
 impl Default for ZonePolicy {
@@ -30,6 +43,7 @@ impl Default for ZonePolicy {
             allow_transfer: Acl::none(),
             allow_update: Acl::none(),
             update_policy: None,
+            secondary: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`transfer`]: outgoing AXFR and IXFR.
 //! - [`xfrin`]: incoming transfers for secondary zones.
 //! - [`secondary`]: the refresh, retry and expire schedule of a secondary zone.
+//! - [`outbox`]: the secondary's durable queue of updates for the primary.
 //!
 //! The tokio shell (`tandem-server`) owns the sockets; the zone store
 //! (`tandem-zonestore`) owns persistence. Neither is a dependency here.
@@ -16,11 +17,14 @@
 pub mod acl;
 pub mod cache;
 pub mod catalog;
+pub mod outbox;
 pub mod query;
 pub mod secondary;
 pub mod transfer;
 pub mod xfrin;
 
 pub use acl::{Acl, AclElement, AclError};
-pub use catalog::{Catalog, ZoneEntry, ZonePolicy};
-pub use query::{handle, ForwardRequest, Outcome, Settings, Source, Transport};
+pub use catalog::{Catalog, SecondaryPolicy, ZoneEntry, ZonePolicy};
+pub use query::{
+    handle, ForwardRequest, ForwardedUpdate, NotifyRequest, Outcome, Settings, Source, Transport,
+};

@@ -111,6 +111,43 @@ pub struct ForwardRequest {
     pub tsig: Option<RequestContext>,
 }
 
+/// An UPDATE for a zone this server is a secondary for, from a client
+/// `allow-update-forwarding` admits: to be passed on to the primary.
+#[derive(Debug)]
+pub struct ForwardedUpdate {
+    pub zone: Name,
+    /// The request exactly as received, signature included, so the
+    /// primary verifies the client's own signature.
+    pub bytes: Vec<u8>,
+    pub message: Message,
+    pub source: Source,
+    /// The verified signature, if any (the key is then known here too).
+    pub tsig: Option<RequestContext>,
+}
+
+impl ForwardedUpdate {
+    /// The response to this update with `rcode`, signed if it was signed.
+    pub fn response(&self, rcode: Rcode) -> Vec<u8> {
+        let m = &self.message;
+        let mut out = error_reply(&m.header, m.question(), None, rcode);
+        if let Some(ctx) = &self.tsig {
+            let _ = ctx.sign_response(&mut out);
+        }
+        out
+    }
+}
+
+/// A NOTIFY (RFC 1996) for a secondary zone from a sender `allow-notify`
+/// admits. The shell sends `reply` and tells the zone's refresh schedule.
+#[derive(Debug)]
+pub struct NotifyRequest {
+    pub zone: Name,
+    /// The serial of the SOA the primary put in the answer section, a hint.
+    pub serial: Option<u32>,
+    pub source: Source,
+    pub reply: Vec<u8>,
+}
+
 /// What the shell should do with a request.
 #[derive(Debug)]
 pub enum Outcome {
@@ -122,6 +159,9 @@ pub enum Outcome {
     Transfer(TransferRequest),
     /// Not ours: resolve it through the upstreams.
     Forward(ForwardRequest),
+    /// An update for a secondary zone: pass it on to the primary.
+    ForwardUpdate(ForwardedUpdate),
+    Notify(NotifyRequest),
 }
 
 /// Answers one request; `now` is the time in seconds since the epoch (for
@@ -174,7 +214,8 @@ pub fn handle(
             let limit = limit - tsig.as_ref().map_or(0, RequestContext::tsig_len);
             query(catalog, settings, msg, source, limit, tsig.as_ref())
         }
-        Opcode::UPDATE => return update(catalog, settings, msg, source, tsig),
+        Opcode::UPDATE => return update(catalog, settings, bytes, msg, source, tsig),
+        Opcode::NOTIFY => return notify(catalog, settings, msg, source, tsig),
         _ => Outcome::Reply(error_reply(
             &msg.header,
             msg.question(),
@@ -337,9 +378,81 @@ fn query(
     if !entry.policy.allow_query.allows(source.addr, key) {
         return reply(Rcode::REFUSED);
     }
+    // A secondary zone with no copy yet, or past its expire time, is
+    // known but has no data to answer from (RFC 1034 §4.3.5).
+    // (An empty zone is that case; a loaded one always has its SOA.)
+    if entry.zone.name_count() == 0 {
+        return reply(Rcode::SERVFAIL);
+    }
     let full_any = source.transport == Transport::Tcp;
     let res = entry.zone.resolve(&q.name, q.qtype, full_any);
     Outcome::Reply(write_answer(&msg.header, q, edns.as_ref(), &res, limit))
+}
+
+/// RFC 1996 §3: a NOTIFY names the zone in its question (type SOA) and
+/// may carry the new SOA as a hint. Only a secondary zone listens, and
+/// only to the senders its `allow-notify` names.
+fn notify(
+    catalog: &Catalog,
+    settings: &Settings,
+    msg: Message,
+    source: Source,
+    tsig: Option<RequestContext>,
+) -> Outcome {
+    let edns = response_edns(&msg, settings);
+    let reply = |rcode| {
+        let mut header = msg.header;
+        header.aa = rcode == Rcode::NOERROR;
+        let mut out = error_reply(&header, msg.question(), edns.as_ref(), rcode);
+        if rcode == Rcode::NOERROR {
+            // error_reply clears AA; a NOTIFY answer from the zone's
+            // server sets it (RFC 1996 §3.7 shows it set).
+            out[2] |= 0x04;
+        }
+        if let Some(ctx) = &tsig {
+            let _ = ctx.sign_response(&mut out);
+        }
+        out
+    };
+    if msg.questions.len() != 1 || msg.questions[0].qtype != Rtype::SOA {
+        return Outcome::Reply(reply(Rcode::FORMERR));
+    }
+    let qname = &msg.questions[0].name;
+    let key = tsig.as_ref().map(|c| &c.key().name);
+    let Some(entry) = catalog.get(qname) else {
+        tracing::info!(
+            "client {}: received notify for zone {qname}: not authoritative",
+            source.addr
+        );
+        return Outcome::Reply(reply(Rcode::NOTAUTH));
+    };
+    let zone = entry.zone.origin().clone();
+    let Some(secondary) = &entry.policy.secondary else {
+        tracing::info!(
+            "client {}: received notify for zone {zone}: not a secondary zone here",
+            source.addr
+        );
+        return Outcome::Reply(reply(Rcode::NOTAUTH));
+    };
+    if !secondary.allow_notify.allows(source.addr, key) {
+        tracing::warn!(
+            "client {}: zone {zone}: refused notify from a sender that is not a primary",
+            source.addr
+        );
+        return Outcome::Reply(reply(Rcode::REFUSED));
+    }
+    let serial = msg
+        .answers
+        .iter()
+        .find(|r| r.rtype == Rtype::SOA && r.owner == zone)
+        .and_then(|r| tandem_dns_wire::rdata::Soa::parse(&r.rdata).ok())
+        .map(|s| s.serial);
+    Outcome::Notify(NotifyRequest {
+        zone,
+        serial,
+        source,
+        reply: reply(Rcode::NOERROR),
+    })
 }
 
 /// Writes a resolution into a response of at most `limit` bytes. If the
@@ -387,6 +500,7 @@ fn push_all(w: &mut MessageWriter, section: Section, records: &[Record]) -> bool
 fn update(
     catalog: &Catalog,
     settings: &Settings,
+    bytes: &[u8],
     msg: Message,
     source: Source,
     tsig: Option<RequestContext>,
@@ -407,10 +521,206 @@ fn update(
         return reply(Rcode::NOTAUTH);
     };
     let zone = entry.zone.origin().clone();
+    if let Some(secondary) = &entry.policy.secondary {
+        let key = tsig.as_ref().map(|c| &c.key().name);
+        if !secondary.allow_update_forwarding.allows(source.addr, key) {
+            tracing::warn!(
+                "client {}: zone {zone}: update forwarding denied{}",
+                source.addr,
+                key.map(|k| format!(" (key {k})"))
+                    .unwrap_or_else(|| " (unsigned)".into())
+            );
+            return reply(Rcode::REFUSED);
+        }
+        return Outcome::ForwardUpdate(ForwardedUpdate {
+            zone,
+            bytes: bytes.to_vec(),
+            message: msg,
+            source,
+            tsig,
+        });
+    }
     Outcome::Update(UpdateRequest {
         zone,
         message: msg,
         source,
         tsig,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tandem_dns_wire::tsig::{sign_request, Algorithm, DEFAULT_FUDGE};
+    use tandem_zone::Zone;
+
+    use super::*;
+    use crate::catalog::{SecondaryPolicy, ZoneEntry, ZonePolicy};
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn name(s: &str) -> Name {
+        s.parse().unwrap()
+    }
+
+    fn key() -> Key {
+        Key::new(
+            name("k"),
+            Algorithm::HmacSha256,
+            b"0123456789abcdef".to_vec(),
+        )
+    }
+
+    /// `home` is a secondary fed by 192.0.2.1, `lab` one with no copy yet,
+    /// `prim` a primary.
+    fn setup() -> (Catalog, Settings) {
+        let text = "$TTL 300\n@ SOA ns h 7 60 30 600 5\n@ NS ns\nns A 192.0.2.1\n";
+        let secondary = Arc::new(ZonePolicy {
+            secondary: Some(SecondaryPolicy {
+                allow_notify: "192.0.2.1"
+                    .parse::<crate::AclElement>()
+                    .map(|e| Acl(vec![e]))
+                    .unwrap(),
+                allow_update_forwarding: "key k"
+                    .parse::<crate::AclElement>()
+                    .map(|e| Acl(vec![e]))
+                    .unwrap(),
+            }),
+            ..ZonePolicy::default()
+        });
+        let mut c = Catalog::new();
+        for (origin, policy, loaded) in [
+            ("home", secondary.clone(), true),
+            ("lab", secondary, false),
+            ("prim", Arc::new(ZonePolicy::default()), true),
+        ] {
+            let zone = if loaded {
+                tandem_zone::file::zone_from_str(&name(origin), text).unwrap()
+            } else {
+                Zone::new(name(origin), Class::IN)
+            };
+            c.insert(ZoneEntry {
+                zone: Arc::new(zone),
+                policy,
+            });
+        }
+        let settings = Settings {
+            keys: vec![key()],
+            ..Settings::default()
+        };
+        (c, settings)
+    }
+
+    fn message(opcode: Opcode, zone: &str, answer: Option<Record>) -> Vec<u8> {
+        let header = Header {
+            id: 77,
+            opcode,
+            ..Header::default()
+        };
+        let mut w = MessageWriter::new(header, 4096);
+        w.push_question(&Question {
+            name: name(zone),
+            qtype: Rtype::SOA,
+            qclass: Class::IN,
+        });
+        if let Some(r) = answer {
+            w.push(Section::Answer, &r).unwrap();
+        }
+        w.finish()
+    }
+
+    fn from(addr: &str) -> Source {
+        Source {
+            addr: addr.parse().unwrap(),
+            transport: Transport::Udp,
+        }
+    }
+
+    fn rcode(out: &Outcome) -> Rcode {
+        match out {
+            Outcome::Reply(b) => Message::parse(b).unwrap().header.rcode,
+            other => panic!("not a reply: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn notify_is_taken_from_the_primary_only() {
+        let (c, s) = setup();
+        let soa = tandem_zone::file::zone_from_str(
+            &name("home"),
+            "$TTL 300\n@ SOA ns h 9 60 30 600 5\n@ NS ns\n",
+        )
+        .unwrap()
+        .soa_record()
+        .unwrap();
+        let bytes = message(Opcode::NOTIFY, "home", Some(soa));
+        match handle(&c, &s, &bytes, from("192.0.2.1"), NOW) {
+            Outcome::Notify(n) => {
+                assert_eq!(n.zone, name("home"));
+                assert_eq!(n.serial, Some(9));
+                let m = Message::parse(&n.reply).unwrap();
+                assert_eq!(
+                    (m.header.rcode, m.header.opcode),
+                    (Rcode::NOERROR, Opcode::NOTIFY)
+                );
+                assert!(m.header.qr && m.header.aa);
+            }
+            other => panic!("{other:?}"),
+        }
+        let stranger = handle(&c, &s, &bytes, from("198.51.100.9"), NOW);
+        assert_eq!(rcode(&stranger), Rcode::REFUSED);
+        let primary_zone = message(Opcode::NOTIFY, "prim", None);
+        assert_eq!(
+            rcode(&handle(&c, &s, &primary_zone, from("192.0.2.1"), NOW)),
+            Rcode::NOTAUTH
+        );
+        let unknown = message(Opcode::NOTIFY, "other", None);
+        assert_eq!(
+            rcode(&handle(&c, &s, &unknown, from("192.0.2.1"), NOW)),
+            Rcode::NOTAUTH
+        );
+    }
+
+    #[test]
+    fn updates_for_a_secondary_are_forwarded_as_received_when_allowed() {
+        let (c, s) = setup();
+        let mut signed = message(Opcode::UPDATE, "home", None);
+        sign_request(&mut signed, &key(), NOW, DEFAULT_FUDGE).unwrap();
+        match handle(&c, &s, &signed, from("198.51.100.9"), NOW) {
+            Outcome::ForwardUpdate(u) => {
+                assert_eq!(u.bytes, signed, "the signature travels intact");
+                assert_eq!(u.zone, name("home"));
+                assert!(u.tsig.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        let unsigned = message(Opcode::UPDATE, "home", None);
+        assert_eq!(
+            rcode(&handle(&c, &s, &unsigned, from("198.51.100.9"), NOW)),
+            Rcode::REFUSED
+        );
+        // A primary zone's updates still go to the store.
+        let mut to_primary = message(Opcode::UPDATE, "prim", None);
+        sign_request(&mut to_primary, &key(), NOW, DEFAULT_FUDGE).unwrap();
+        assert!(matches!(
+            handle(&c, &s, &to_primary, from("198.51.100.9"), NOW),
+            Outcome::Update(_)
+        ));
+    }
+
+    #[test]
+    fn a_secondary_without_a_copy_answers_servfail() {
+        let (c, s) = setup();
+        let q = message(Opcode::QUERY, "lab", None);
+        assert_eq!(
+            rcode(&handle(&c, &s, &q, from("198.51.100.9"), NOW)),
+            Rcode::SERVFAIL
+        );
+        let q = message(Opcode::QUERY, "home", None);
+        assert_eq!(
+            rcode(&handle(&c, &s, &q, from("198.51.100.9"), NOW)),
+            Rcode::NOERROR
+        );
+    }
 }
