@@ -104,11 +104,33 @@ impl std::fmt::Debug for KeySpec {
     }
 }
 
+/// Where a zone's data comes from.
+#[derive(Debug, Clone)]
+pub enum ZoneRole {
+    /// From the user's zone file (plus tandem's journal of updates).
+    Primary { file: PathBuf },
+    /// Transferred from the primaries.
+    Secondary(SecondaryConfig),
+}
+
+/// A secondary zone's primaries and what it accepts from whom.
+#[derive(Debug, Clone)]
+pub struct SecondaryConfig {
+    /// Tried in order for transfers and forwarded updates.
+    pub primaries: Vec<SocketAddr>,
+    /// Signs transfer requests (the primary's `allow-transfer` may want it).
+    pub transfer_key: Option<Name>,
+    /// The local address transfers and forwarded updates leave from.
+    pub transfer_source: Option<std::net::IpAddr>,
+    pub allow_notify: Acl,
+    pub allow_update_forwarding: Acl,
+}
+
 /// One authoritative zone.
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
     pub name: Name,
-    pub file: PathBuf,
+    pub role: ZoneRole,
     pub allow_query: Acl,
     pub allow_transfer: Acl,
     pub allow_update: Acl,

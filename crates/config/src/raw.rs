@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde::Deserialize;
-use tandem_dns::Acl;
+use tandem_dns::{Acl, AclElement};
 use tandem_dns_wire::tsig::Algorithm;
 use tandem_dns_wire::{Name, Rtype};
 use toml::Spanned;
 
 use tandem_zone::{MatchKind, PolicyRule, UpdatePolicy};
 
-use crate::{Config, ConfigError, Dns, KeySpec, Locator, Server, ZoneConfig};
+use crate::{
+    Config, ConfigError, Dns, KeySpec, Locator, SecondaryConfig, Server, ZoneConfig, ZoneRole,
+};
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -64,7 +66,13 @@ struct RawZone {
     name: Spanned<String>,
     #[serde(rename = "type")]
     kind: Option<Spanned<String>>,
-    file: String,
+    file: Option<Spanned<String>>,
+    #[serde(default)]
+    primaries: Vec<Spanned<String>>,
+    transfer_key: Option<Spanned<String>>,
+    transfer_source: Option<Spanned<String>>,
+    allow_notify: Option<Vec<Spanned<String>>>,
+    allow_update_forwarding: Option<Vec<Spanned<String>>>,
     allow_query: Option<Vec<Spanned<String>>>,
     allow_transfer: Option<Vec<Spanned<String>>>,
     allow_update: Option<Vec<Spanned<String>>>,
@@ -213,17 +221,46 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
         if !zone_names.insert(zname.clone()) {
             return Err(at.at(&z.name, format!("zone {zname} is defined twice")));
         }
-        if let Some(kind) = &z.kind {
-            if !matches!(kind.get_ref().as_str(), "primary" | "master") {
+        let secondary = match z.kind.as_ref().map(|k| k.get_ref().as_str()) {
+            None | Some("primary" | "master") => false,
+            Some("secondary" | "slave") => true,
+            Some(other) => {
                 return Err(at.at(
-                    kind,
-                    format!(
-                        "zone type {:?} is not supported yet (only \"primary\")",
-                        kind.get_ref()
-                    ),
-                ));
+                    z.kind.as_ref().expect("matched Some"),
+                    format!("zone type {other:?} is not supported (\"primary\" or \"secondary\")"),
+                ))
             }
-        }
+        };
+        let role = if secondary {
+            secondary_role(at, z, &zname, &keys)?
+        } else {
+            for (set, what) in [
+                (!z.primaries.is_empty(), "primaries"),
+                (z.transfer_key.is_some(), "transfer-key"),
+                (z.transfer_source.is_some(), "transfer-source"),
+                (z.allow_notify.is_some(), "allow-notify"),
+                (
+                    z.allow_update_forwarding.is_some(),
+                    "allow-update-forwarding",
+                ),
+            ] {
+                if set {
+                    return Err(at.at(
+                        &z.name,
+                        format!("zone {zname}: {what} is only for zones of type \"secondary\""),
+                    ));
+                }
+            }
+            let Some(file) = &z.file else {
+                return Err(at.at(
+                    &z.name,
+                    format!("zone {zname}: a primary zone needs a file"),
+                ));
+            };
+            ZoneRole::Primary {
+                file: at.resolve(file.get_ref()),
+            }
+        };
         let update_policy = match &z.update_policy {
             None => None,
             Some(rules) => Some(UpdatePolicy {
@@ -234,7 +271,7 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
             }),
         };
         zones.push(ZoneConfig {
-            file: at.resolve(&z.file),
+            role,
             allow_query: at.acl(&z.allow_query, Acl::any())?,
             allow_transfer: at.acl(&z.allow_transfer, Acl::none())?,
             allow_update: at.acl(&z.allow_update, Acl::none())?,
@@ -270,6 +307,69 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
         resolver,
         ddns,
     })
+}
+
+/// The part of a `[[zone]]` that only a secondary has.
+fn secondary_role(
+    at: &Locator<'_>,
+    z: &RawZone,
+    zname: &Name,
+    keys: &[KeySpec],
+) -> Result<ZoneRole, ConfigError> {
+    if let Some(file) = &z.file {
+        return Err(at.at(
+            file,
+            format!(
+                "zone {zname}: a secondary zone keeps its copy in the state directory; remove file"
+            ),
+        ));
+    }
+    if z.primaries.is_empty() {
+        return Err(at.at(
+            &z.name,
+            format!("zone {zname}: a secondary zone needs primaries = [\"ADDR\", ...]"),
+        ));
+    }
+    let primaries = z
+        .primaries
+        .iter()
+        .map(|s| socket_addr(at, s, 53))
+        .collect::<Result<Vec<_>, _>>()?;
+    let transfer_key = match &z.transfer_key {
+        None => None,
+        Some(k) => {
+            let kname = name(at, k)?.to_lowercase();
+            if !keys.iter().any(|d| d.name == kname) {
+                return Err(at.at(k, format!("zone {zname}: unknown key {kname}")));
+            }
+            Some(kname)
+        }
+    };
+    let transfer_source = match &z.transfer_source {
+        None => None,
+        Some(s) => Some(
+            s.get_ref()
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| at.at(s, format!("bad address {:?}", s.get_ref())))?,
+        ),
+    };
+    // By default only the primaries may poke us (RFC 1996 §3.10).
+    let from_primaries = Acl(primaries
+        .iter()
+        .map(|p| {
+            p.ip()
+                .to_string()
+                .parse::<AclElement>()
+                .expect("an address is an ACL element")
+        })
+        .collect());
+    Ok(ZoneRole::Secondary(SecondaryConfig {
+        primaries,
+        transfer_key,
+        transfer_source,
+        allow_notify: at.acl(&z.allow_notify, from_primaries)?,
+        allow_update_forwarding: at.acl(&z.allow_update_forwarding, Acl::none())?,
+    }))
 }
 
 struct FileKey {

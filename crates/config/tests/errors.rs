@@ -35,11 +35,23 @@ fn bad_values_point_at_the_value() {
     let e =
         err("[[zone]]\nname = \"home\"\nfile = \"x\"\n[[zone]]\nname = \"HOME.\"\nfile = \"y\"\n");
     assert!(e.contains(":5:8:") && e.contains("twice"), "{e}");
-    let e = err("[[zone]]\nname = \"home\"\ntype = \"secondary\"\nfile = \"x\"\n");
+    let e = err("[[zone]]\nname = \"home\"\ntype = \"stub\"\nfile = \"x\"\n");
+    assert!(e.contains(":3:8:") && e.contains("not supported"), "{e}");
+    let e = err("[[zone]]\nname = \"home\"\ntype = \"secondary\"\nfile = \"x\"\nprimaries = [\"192.0.2.1\"]\n");
+    assert!(e.contains(":4:8:") && e.contains("remove file"), "{e}");
+    let e = err("[[zone]]\nname = \"home\"\ntype = \"secondary\"\n");
+    assert!(e.contains(":2:8:") && e.contains("needs primaries"), "{e}");
+    let e = err("[[zone]]\nname = \"home\"\ntype = \"secondary\"\nprimaries = [\"192.0.2.1:x\"]\n");
+    assert!(e.contains(":4:14:") && e.contains("bad address"), "{e}");
+    let e = err("[[zone]]\nname = \"home\"\ntype = \"secondary\"\nprimaries = [\"192.0.2.1\"]\ntransfer-key = \"nokey\"\n");
+    assert!(e.contains(":5:16:") && e.contains("unknown key"), "{e}");
+    let e = err("[[zone]]\nname = \"home\"\nfile = \"x\"\nallow-update-forwarding = [\"any\"]\n");
     assert!(
-        e.contains(":3:8:") && e.contains("not supported yet"),
+        e.contains(":2:8:") && e.contains("only for zones of type"),
         "{e}"
     );
+    let e = err("[[zone]]\nname = \"home\"\n");
+    assert!(e.contains(":2:8:") && e.contains("needs a file"), "{e}");
     let e = err("[[zone]]\nname = \"home\"\nfile = \"x\"\nupdate-policy = [{ grant = \"k\", match = \"subdomain\" }]\n");
     assert!(e.contains(":4:18:") && e.contains("needs a name"), "{e}");
     let e = err("[dns]\nmax-udp-payload = 100\n");
@@ -60,7 +72,9 @@ fn defaults_and_relative_paths() {
         c.server.control_socket,
         Path::new("/etc/tandem/state/control.sock")
     );
-    assert_eq!(c.zones[0].file, Path::new("/etc/tandem/zones/home.zone"));
+    assert!(
+        matches!(&c.zones[0].role, tandem_config::ZoneRole::Primary { file } if file == Path::new("/etc/tandem/zones/home.zone"))
+    );
     assert_eq!(c.dns.max_udp_payload, 1232);
     assert_eq!(c.dns.listen.len(), 2);
     assert!(c.zones[0]
@@ -69,6 +83,30 @@ fn defaults_and_relative_paths() {
     assert!(!c.zones[0]
         .allow_transfer
         .allows("127.0.0.1".parse().unwrap(), None));
+}
+
+#[test]
+fn a_secondary_zone_and_its_defaults() {
+    let c = Config::parse(
+        "[[zone]]\nname = \"home\"\ntype = \"slave\"\nprimaries = [\"192.0.2.254\", \"192.0.2.252:5300\"]\nallow-update-forwarding = [\"key k\"]\n",
+        Path::new("/etc/tandem/tandem.toml"),
+    )
+    .unwrap();
+    let tandem_config::ZoneRole::Secondary(s) = &c.zones[0].role else {
+        panic!("not a secondary: {:?}", c.zones[0].role);
+    };
+    assert_eq!(s.primaries[0].to_string(), "192.0.2.254:53");
+    assert_eq!(s.primaries[1].to_string(), "192.0.2.252:5300");
+    // NOTIFY is accepted from the primaries' addresses only, by default.
+    assert!(s.allow_notify.allows("192.0.2.252".parse().unwrap(), None));
+    assert!(!s.allow_notify.allows("192.0.2.9".parse().unwrap(), None));
+    let k: tandem_dns_wire::Name = "k".parse().unwrap();
+    assert!(s
+        .allow_update_forwarding
+        .allows("192.0.2.9".parse().unwrap(), Some(&k)));
+    assert!(!s
+        .allow_update_forwarding
+        .allows("192.0.2.9".parse().unwrap(), None));
 }
 
 #[test]
