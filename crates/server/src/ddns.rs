@@ -934,7 +934,7 @@ fn state_label(want: Option<&Want>, have: Option<&Published>, addr: Ipv4Addr) ->
 
 /// A message ID nobody can guess from the last one (the answer's TSIG is
 /// what authenticates it; the ID only pairs it with its request).
-fn random_id() -> u16 {
+pub(crate) fn random_id() -> u16 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(
         std::time::SystemTime::now()

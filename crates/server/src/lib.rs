@@ -9,6 +9,8 @@
 //! - [`ddns`]: leases into DNS (an RFC 2136 client with a durable queue).
 //! - [`forward`]: the forwarding resolver (upstream sockets, cache shards).
 //! - [`notify`]: NOTIFY out to `also-notify` addresses on every change.
+//! - [`secondary`]: secondary zones (refresh, transfers in, NOTIFY in) and
+//!   update forwarding with its durable outbox.
 
 pub mod control;
 pub mod ddns;
@@ -16,6 +18,7 @@ pub mod dhcp;
 pub mod failover;
 pub mod forward;
 pub mod notify;
+pub mod secondary;
 pub mod tcp;
 pub mod udp;
 
@@ -26,8 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tandem_config::Config;
-use tandem_dns::{query, Outcome, Settings, Source, ZonePolicy};
+use tandem_config::{Config, ZoneRole};
+use tandem_dns::{query, Outcome, SecondaryPolicy, Settings, Source, ZonePolicy};
 use tandem_zonestore::{ZoneKind, ZoneSpec, ZoneStore};
 
 /// A reply callback for work that finishes later (an update waits for disk).
@@ -44,6 +47,8 @@ pub struct Shared {
     pub ddns: Option<Arc<ddns::DdnsService>>,
     /// The forwarding resolver, when `[resolver]` is configured.
     pub forwarder: Option<Arc<forward::Forwarder>>,
+    /// The secondary zones' tasks, when there are any.
+    pub secondaries: Option<Arc<secondary::Secondaries>>,
 }
 
 impl Shared {
@@ -56,6 +61,23 @@ impl Shared {
     /// Queues an update; `reply` runs once it is durable (or refused).
     pub fn submit_update(&self, req: query::UpdateRequest, reply: Reply) {
         self.store.submit_update(req, reply);
+    }
+
+    /// A NOTIFY for a secondary zone; returns the answer to send.
+    pub fn notify(&self, req: query::NotifyRequest) -> Vec<u8> {
+        if let Some(s) = &self.secondaries {
+            s.notify(&req);
+        }
+        req.reply
+    }
+
+    /// An update for a secondary zone: forwarded, or kept in the outbox;
+    /// `reply` runs with the answer.
+    pub fn forward_update(&self, u: query::ForwardedUpdate, reply: Reply) {
+        match &self.secondaries {
+            Some(s) => s.forward(u, reply),
+            None => reply(u.response(tandem_dns_wire::Rcode::SERVFAIL)),
+        }
     }
 
     /// The messages of an outgoing zone transfer.
@@ -124,6 +146,9 @@ impl Shared {
         if let Some(f) = &self.forwarder {
             let _ = writeln!(out, "{}", f.status());
         }
+        if let Some(s) = &self.secondaries {
+            out.push_str(&s.status(&self.store));
+        }
         out.push_str("ok\n");
         out
     }
@@ -191,14 +216,22 @@ pub fn zone_specs(config: &Config) -> Vec<ZoneSpec> {
         .iter()
         .map(|z| ZoneSpec {
             name: z.name.clone(),
-            kind: ZoneKind::Primary {
-                file: z.file.clone(),
+            kind: match &z.role {
+                ZoneRole::Primary { file } => ZoneKind::Primary { file: file.clone() },
+                ZoneRole::Secondary(_) => ZoneKind::Secondary,
             },
             policy: Arc::new(ZonePolicy {
                 allow_query: z.allow_query.clone(),
                 allow_transfer: z.allow_transfer.clone(),
                 allow_update: z.allow_update.clone(),
                 update_policy: z.update_policy.clone(),
+                secondary: match &z.role {
+                    ZoneRole::Primary { .. } => None,
+                    ZoneRole::Secondary(s) => Some(SecondaryPolicy {
+                        allow_notify: s.allow_notify.clone(),
+                        allow_update_forwarding: s.allow_update_forwarding.clone(),
+                    }),
+                },
             }),
             journal_max_size: z.journal_max_size,
         })
@@ -233,7 +266,8 @@ impl Server {
         for w in warnings {
             tracing::warn!("{w}");
         }
-        for z in store.catalog().zones() {
+        // A secondary without a copy yet says so when its refresh starts.
+        for z in store.catalog().zones().filter(|z| z.zone.name_count() > 0) {
             tracing::info!(
                 "zone {}/IN: loaded serial {}",
                 z.zone.origin(),
@@ -281,11 +315,14 @@ impl Server {
             }
             None => (None, None),
         };
+        let keys: Vec<_> = config.keys.iter().map(|k| k.to_key()).collect();
+        let secondaries = secondary::Secondaries::start(config, &keys, &store)
+            .context("cannot start the secondary zones")?;
         let shared = Arc::new(Shared {
             store,
             settings: Settings {
                 max_udp_payload: config.dns.max_udp_payload,
-                keys: config.keys.iter().map(|k| k.to_key()).collect(),
+                keys,
                 recursion,
             },
             tcp_idle_timeout: config.dns.tcp_idle_timeout,
@@ -293,6 +330,7 @@ impl Server {
             dhcp,
             ddns,
             forwarder,
+            secondaries,
         });
         let stop = Arc::new(AtomicBool::new(false));
         let workers = match config.dns.udp_workers {

@@ -106,6 +106,23 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
                     }),
                 );
             }
+            Outcome::Notify(req) => {
+                if tx.send(shared.notify(req)).await.is_err() {
+                    break;
+                }
+            }
+            Outcome::ForwardUpdate(u) => {
+                let tx = tx.clone();
+                shared.forward_update(
+                    u,
+                    Box::new(move |bytes: Vec<u8>| {
+                        // Runs on a tokio task: never block it.
+                        tokio::spawn(async move {
+                            let _ = tx.send(bytes).await;
+                        });
+                    }),
+                );
+            }
             Outcome::Forward(req) => {
                 if let Some(f) = &shared.forwarder {
                     let sink = || crate::forward::Sink::Tcp(tx.clone());

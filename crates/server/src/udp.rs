@@ -114,6 +114,16 @@ fn serve(sock: UdpSocket, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
                 }
                 // Transfers over UDP are refused inside the core.
                 Outcome::Transfer(_) => {}
+                Outcome::Notify(req) => replies.push((shared.notify(req), peer)),
+                Outcome::ForwardUpdate(u) => {
+                    let sock = sock.clone();
+                    shared.forward_update(
+                        u,
+                        Box::new(move |bytes: Vec<u8>| {
+                            let _ = sock.send_to(&bytes, peer);
+                        }),
+                    );
+                }
                 Outcome::Forward(req) => {
                     if let Some(f) = &shared.forwarder {
                         let sink = || crate::forward::Sink::Udp(sock.clone(), peer);

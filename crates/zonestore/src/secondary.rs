@@ -47,6 +47,34 @@ pub(crate) struct SecondaryState {
     /// a copy bigger than `journal_max_size` is not rewritten on every
     /// transfer, only once the journal doubled.
     pub(crate) base_len: u64,
+    /// Updates this node accepted for the primary and still holds in its
+    /// outbox (or delivered, but not yet back in a transfer): served on
+    /// top of the copy so their names resolve here at once. Not durable
+    /// here; the outbox owns them and sets them again after a restart.
+    pub(crate) local: Vec<tandem_dns_wire::Message>,
+}
+
+/// The copy as served: with the local updates applied in order, the SOA
+/// serial left at the copy's (the primary numbers versions, not us), so
+/// the refresh schedule and chained secondaries see the primary's serial.
+fn view(copy: &Arc<Zone>, local: &[tandem_dns_wire::Message]) -> Arc<Zone> {
+    if local.is_empty() {
+        return copy.clone();
+    }
+    let serial = copy.serial();
+    let mut z = (**copy).clone();
+    for m in local {
+        let key = m.tsig.as_ref().map(|t| t.record.owner.clone());
+        // An update the copy has overtaken (its prerequisites fail now)
+        // is simply not shown; the primary's answer to it decides.
+        if let Ok(plan) =
+            tandem_zone::update::plan_update(&z, m, &tandem_zone::update::AllowAll, key.as_ref())
+        {
+            plan.apply_to(&mut z);
+        }
+    }
+    z.set_serial(serial);
+    Arc::new(z)
 }
 
 /// What a zone without a copy (or an expired one) is published as: no
@@ -306,6 +334,24 @@ impl ZoneStore {
         tracing::warn!("zone {zone}/IN: expired; answering SERVFAIL until the primary is reached");
     }
 
+    /// Sets the updates served on top of a secondary zone's copy (the
+    /// outbox's, oldest first) and publishes the result. An expired zone or
+    /// one without a copy stays as it is (SERVFAIL).
+    pub fn set_local_updates(&self, zone: &Name, local: Vec<tandem_dns_wire::Message>) {
+        let Some(h) = self.handle(zone) else {
+            return;
+        };
+        let mut sec = h.copy.lock().unwrap_or_else(|p| p.into_inner());
+        sec.local = local;
+        if sec.expired {
+            return;
+        }
+        if let Some(copy) = &sec.copy {
+            let shown = view(copy, &sec.local);
+            self.publish(zone, shown, h.policy, |_| {});
+        }
+    }
+
     /// Applies what a zone transfer from the primary brought to a
     /// secondary zone, durably, then publishes it; returns the serial now
     /// served. Blocks until the journal has synced (not holding up other
@@ -420,7 +466,8 @@ impl ZoneStore {
         sec.refreshed_at = now;
         sec.expired = false;
         let serial = copy.serial();
-        let published = self.publish(zone, copy.clone(), h.policy.clone(), |history| {
+        let shown = view(&copy, &sec.local);
+        let published = self.publish(zone, shown, h.policy.clone(), |history| {
             if let Some(h) = new_history {
                 *history = h;
             }
