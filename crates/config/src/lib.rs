@@ -126,6 +126,20 @@ pub struct SecondaryConfig {
     pub allow_update_forwarding: Acl,
 }
 
+/// Whom a zone's changes are announced to by NOTIFY (BIND's `notify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyMode {
+    /// `also-notify` and the name servers in the zone's NS records (their
+    /// addresses from the zone itself), except the SOA's primary and this
+    /// host's own addresses.
+    Yes,
+    /// Only `also-notify` (the default: nothing leaves for an address the
+    /// user did not write down).
+    Explicit,
+    /// Nobody, not even `also-notify`.
+    No,
+}
+
 /// One authoritative zone.
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
@@ -136,6 +150,9 @@ pub struct ZoneConfig {
     pub allow_update: Acl,
     pub update_policy: Option<tandem_zone::UpdatePolicy>,
     pub also_notify: Vec<SocketAddr>,
+    pub notify: NotifyMode,
+    /// Signs the NOTIFYs this zone sends.
+    pub notify_key: Option<Name>,
     /// The journal is compacted when it grows past this many bytes.
     pub journal_max_size: u64,
 }

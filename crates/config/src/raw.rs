@@ -14,7 +14,8 @@ use toml::Spanned;
 use tandem_zone::{MatchKind, PolicyRule, UpdatePolicy};
 
 use crate::{
-    Config, ConfigError, Dns, KeySpec, Locator, SecondaryConfig, Server, ZoneConfig, ZoneRole,
+    Config, ConfigError, Dns, KeySpec, Locator, NotifyMode, SecondaryConfig, Server, ZoneConfig,
+    ZoneRole,
 };
 
 #[derive(Debug, Deserialize, Default)]
@@ -79,6 +80,8 @@ struct RawZone {
     update_policy: Option<Vec<Spanned<RawRule>>>,
     #[serde(default)]
     also_notify: Vec<Spanned<String>>,
+    notify: Option<Spanned<String>>,
+    notify_key: Option<Spanned<String>>,
     journal_max_size: Option<u64>,
 }
 
@@ -270,8 +273,31 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
                     .collect::<Result<Vec<_>, _>>()?,
             }),
         };
+        let notify = match z.notify.as_ref().map(|n| (n, n.get_ref().as_str())) {
+            None | Some((_, "explicit")) => NotifyMode::Explicit,
+            Some((_, "yes")) => NotifyMode::Yes,
+            Some((_, "no")) => NotifyMode::No,
+            Some((n, other)) => {
+                return Err(at.at(
+                    n,
+                    format!("notify = {other:?}: expected \"yes\", \"explicit\" or \"no\""),
+                ))
+            }
+        };
+        let notify_key = match &z.notify_key {
+            None => None,
+            Some(k) => {
+                let kname = name(at, k)?.to_lowercase();
+                if !keys.iter().any(|d| d.name == kname) {
+                    return Err(at.at(k, format!("zone {zname}: unknown key {kname}")));
+                }
+                Some(kname)
+            }
+        };
         zones.push(ZoneConfig {
             role,
+            notify,
+            notify_key,
             allow_query: at.acl(&z.allow_query, Acl::any())?,
             allow_transfer: at.acl(&z.allow_transfer, Acl::none())?,
             allow_update: at.acl(&z.allow_update, Acl::none())?,

@@ -183,6 +183,8 @@ struct ZoneOptions {
     allow_transfer: Option<Vec<String>>,
     allow_update: Option<Vec<String>>,
     also_notify: Option<Vec<String>>,
+    /// `notify yes|no|explicit|primary-only` (master-only), lowercased.
+    notify: Option<String>,
     journal_max_size: Option<u64>,
     allow_notify: Option<Vec<String>>,
     allow_update_forwarding: Option<Vec<String>>,
@@ -439,6 +441,11 @@ impl<'a> Importer<'a> {
                     *slot = Some(list);
                 }
                 "also-notify" => self.defaults.also_notify = Some(self.also_notify(o)),
+                "notify" => {
+                    if let Some(n) = self.notify_option(o) {
+                        self.defaults.notify = Some(n);
+                    }
+                }
                 "allow-notify" => self.defaults.allow_notify = Some(self.acl_option(o, "options")),
                 "allow-update-forwarding" => {
                     self.defaults.allow_update_forwarding = Some(self.acl_option(o, "options"))
@@ -541,6 +548,32 @@ impl<'a> Importer<'a> {
                 if !self.listen.contains(&s) {
                     self.listen.push(s);
                 }
+            }
+        }
+    }
+
+    /// `notify yes|no|explicit|primary-only|master-only;`.
+    fn notify_option(&mut self, o: &Statement) -> Option<String> {
+        match &o.words[..] {
+            [_, v] if v.is_text() => {
+                let v = v.text.to_ascii_lowercase();
+                match v.as_str() {
+                    "yes" | "true" | "1" => Some("yes".into()),
+                    "no" | "false" | "0" => Some("no".into()),
+                    "explicit" => Some("explicit".into()),
+                    "master-only" | "primary-only" => Some("primary-only".into()),
+                    _ => {
+                        self.skip(
+                            o,
+                            format!("notify {v}: expected yes, no, explicit or primary-only"),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.skip(o, "expected notify yes|no|explicit|primary-only;");
+                None
             }
         }
     }
@@ -1054,6 +1087,11 @@ impl<'a> Importer<'a> {
                 "allow-transfer" => opts.allow_transfer = Some(self.acl_option(o, &ctx)),
                 "allow-update" => opts.allow_update = Some(self.acl_option(o, &ctx)),
                 "also-notify" => opts.also_notify = Some(self.also_notify(o)),
+                "notify" => {
+                    if let Some(n) = self.notify_option(o) {
+                        opts.notify = Some(n);
+                    }
+                }
                 "update-policy" => update_policy = self.update_policy(o, &ctx),
                 "max-journal-size" => {
                     if let Some(n) = self.journal_size(o, false) {
@@ -1113,6 +1151,11 @@ impl<'a> Importer<'a> {
                     opts.allow_update_forwarding = Some(self.acl_option(o, &ctx))
                 }
                 "also-notify" => opts.also_notify = Some(self.also_notify(o)),
+                "notify" => {
+                    if let Some(n) = self.notify_option(o) {
+                        opts.notify = Some(n);
+                    }
+                }
                 "transfer-source" | "transfer-source-v6" => {
                     let src = self.transfer_source(o, true);
                     let slot = if kw == "transfer-source" {
@@ -1393,6 +1436,16 @@ impl<'a> Importer<'a> {
             if let Some(v) = &z.opts.also_notify {
                 t.push_str(&format!("also-notify = {}\n", string_array(v)));
             }
+            // BIND notifies the zone's name servers unless told otherwise;
+            // tandem only when asked, so the import says it.
+            let secondary = matches!(z.kind, ZoneKind::Secondary { .. });
+            let notify = match z.opts.notify.as_deref() {
+                None | Some("yes") => "yes",
+                Some("primary-only") if secondary => "no",
+                Some("primary-only") => "yes",
+                Some(other) => other,
+            };
+            t.push_str(&format!("notify = \"{notify}\"\n"));
             if let Some(n) = z.opts.journal_max_size {
                 t.push_str(&format!("journal-max-size = {n}\n"));
             }

@@ -73,6 +73,7 @@ allow-query = ["192.168.0.0/24", "!192.168.0.66", "127.0.0.1", "::1"]
 allow-transfer = ["192.168.0.253", "key DHCP_UPDATER"]
 allow-update = ["key DHCP_UPDATER"]
 also-notify = ["192.168.0.253", "127.0.0.1:5354"]
+notify = "yes"
 
 [[zone]]
 name = "0.168.192.in-addr.arpa"
@@ -81,13 +82,15 @@ file = "zones/db.0.168.192.in-addr.arpa"
 allow-query = ["any"]
 allow-transfer = ["192.168.0.253"]
 update-policy = [ { grant = "DHCP_UPDATER", match = "zonesub", types = ["ANY"] }, { deny = "DHCP_UPDATER", match = "name", name = "254.0.168.192.in-addr.arpa.", types = ["PTR"] } ]
+notify = "yes"
 
 [[zone]]
 name = "lab.home"
 type = "secondary"
 primaries = ["192.168.0.253"]
 allow-query = ["192.168.0.0/24", "!192.168.0.66", "127.0.0.1", "::1"]
-allow-update-forwarding = ["key DHCP_UPDATER"]"#;
+allow-update-forwarding = ["key DHCP_UPDATER"]
+notify = "yes""#;
     assert_eq!(body(&im), want);
     // Keys are inlined, and the file says where the secrets came from.
     let key_file = fixture_dir().join("ddns.key");
@@ -143,7 +146,6 @@ fn fixture_untranslated_list() {
         ("named.conf.options", 11, 2, "recursion yes;", "tandem is authoritative-only for now"),
         ("named.conf.options", 12, 2, "dnssec-validation auto;", "tandem is authoritative-only for now"),
         ("named.conf.options", 15, 21, "localhost;", "options allow-query: localhost was approximated as 127.0.0.1 and ::1 (BIND also matches the host's other addresses)"),
-        ("named.conf.local", 22, 5, "notify yes;", "not supported by tandem's configuration"),
         ("named.conf.local", 28, 5, "file \"lab.home.zone\";", "tandem keeps a secondary's copy in its state directory"),
         ("named.conf", 18, 1, "controls { inet 127.0.0.1 port 953 allow { 127.0.0.1; } keys { \"DHCP_UPDATER\"; }; };", "rndc control channels have no equivalent: tandem is controlled through [server] control-socket"),
         ("named.conf", 22, 1, "logging { channel updates { file \"/var/log/named/updates.log\"; severity info; }; category update { updates; }; };", "logging channels and categories have no equivalent in tandem's configuration"),
@@ -303,13 +305,39 @@ zone "b" { type master; file "b"; allow-transfer { none; }; also-notify { }; max
     );
     let b = body(&im);
     assert!(b.contains(
-        "file = \"zones/a\"\nallow-transfer = [\"192.0.2.1\"]\nalso-notify = [\"192.0.2.1:5300\", \"[2001:db8::1]:53\"]\njournal-max-size = 2097152"
+        "file = \"zones/a\"\nallow-transfer = [\"192.0.2.1\"]\nalso-notify = [\"192.0.2.1:5300\", \"[2001:db8::1]:53\"]\nnotify = \"yes\"\njournal-max-size = 2097152"
     ), "{b}");
     assert!(b.contains(
-        "file = \"zones/b\"\nallow-transfer = [\"none\"]\nalso-notify = []\njournal-max-size = 18446744073709551615"
+        "file = \"zones/b\"\nallow-transfer = [\"none\"]\nalso-notify = []\nnotify = \"yes\"\njournal-max-size = 18446744073709551615"
     ), "{b}");
     assert!(!im.toml.contains("[dns]"));
     assert!(im.toml.contains("# named.conf had no listen-on"));
+}
+
+#[test]
+fn notify_is_translated_with_binds_default() {
+    let im = import(
+        r#"
+options { notify explicit; };
+zone "a" { type master; file "a"; };
+zone "b" { type master; file "b"; notify no; };
+zone "c" { type master; file "c"; notify master-only; };
+zone "d" { type slave; masters { 192.0.2.1; }; notify primary-only; };
+"#,
+    );
+    let b = body(&im);
+    for (zone, want) in [("a", "explicit"), ("b", "no"), ("c", "yes"), ("d", "no")] {
+        let at = b.find(&format!("name = \"{zone}\"")).unwrap();
+        let rest = &b[at..];
+        let end = rest.find("[[zone]]").unwrap_or(rest.len());
+        assert!(
+            rest[..end].contains(&format!("notify = \"{want}\"")),
+            "{zone}: {b}"
+        );
+    }
+    // Without a notify statement BIND notifies the name servers.
+    let im = import("zone \"a\" { type master; file \"a\"; };\n");
+    assert!(body(&im).contains("notify = \"yes\""));
 }
 
 #[test]
@@ -340,7 +368,7 @@ zone "z" { type master; file "z"; update-policy { grant a zonesub A(2); }; };
     // The inherited allow-update does not apply where a policy was given,
     // even one that could not be translated.
     assert!(
-        b.contains("file = \"zones/y\"\n\n[[zone]]\nname = \"w\""),
+        b.contains("file = \"zones/y\"\nnotify = \"yes\"\n\n[[zone]]\nname = \"w\""),
         "{b}"
     );
     assert!(

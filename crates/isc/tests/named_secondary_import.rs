@@ -92,12 +92,14 @@ name = "home"
 type = "secondary"
 primaries = ["192.168.0.254"]
 allow-update-forwarding = ["key DHCP_UPDATER"]
+notify = "yes"
 
 [[zone]]
 name = "0.168.192.in-addr.arpa"
 type = "secondary"
 primaries = ["192.168.0.254"]
-allow-update-forwarding = ["key DHCP_UPDATER"]"#;
+allow-update-forwarding = ["key DHCP_UPDATER"]
+notify = "yes""#;
     assert_eq!(body(&im), want);
     // The zone files are the secondary's copies: not copied, not named.
     assert!(im.zone_files.is_empty());
@@ -157,6 +159,7 @@ zone "b" { type slave; masters { 192.0.2.9 port 5353 key k2; }; };
 type = "secondary"
 primaries = ["192.0.2.1:5300", "192.0.2.2:53", "[2001:db8::1]:5300", "[2001:db8::2]:54"]
 transfer-key = "k1"
+notify = "yes"
 
 "#
         ),
@@ -167,7 +170,8 @@ transfer-key = "k1"
             r#"name = "b"
 type = "secondary"
 primaries = ["192.0.2.9:5353"]
-transfer-key = "k2""#
+transfer-key = "k2"
+notify = "yes""#
         ),
         "{b}"
     );
@@ -256,6 +260,7 @@ transfer-source = "192.0.2.53"
 allow-transfer = ["none"]
 allow-notify = ["192.0.2.1", "192.0.2.2", "key k"]
 also-notify = ["192.0.2.3"]
+notify = "yes"
 journal-max-size = 1048576
 "#
         ),
@@ -270,6 +275,7 @@ type = "secondary"
 primaries = ["192.0.2.1"]
 allow-transfer = ["none"]
 allow-notify = ["192.0.2.7"]
+notify = "no"
 "#
         ),
         "{b}"
@@ -286,13 +292,12 @@ allow-notify = ["192.0.2.7"]
         "{b}"
     );
     assert!(b.ends_with(
-        "name = \"p\"\ntype = \"primary\"\nfile = \"zones/p\"\nallow-transfer = [\"none\"]\nallow-update = [\"any\"]"
+        "name = \"p\"\ntype = \"primary\"\nfile = \"zones/p\"\nallow-transfer = [\"none\"]\nallow-update = [\"any\"]\nnotify = \"yes\""
     ), "{b}");
     let r = reasons(&im);
     let want = [
         (5, "transfer-source 192.0.2.53 port 5300;", "transfer-source: only the address was translated; dropped port 5300 (tandem picks the source port)"),
         (9, "allow-update { any; };", "a secondary zone takes no updates itself (BIND refuses this too); see allow-update-forwarding"),
-        (9, "notify no;", "not supported by tandem's configuration"),
         (10, "transfer-source 192.0.2.53;", "zone \"c\": the primaries are IPv4 and IPv6, and tandem has one transfer-source for all of them"),
         (2, "transfer-source-v6 2001:db8::53;", "zone \"c\": the primaries are IPv4 and IPv6, and tandem has one transfer-source for all of them"),
         (11, "allow-notify { any; };", "only used by secondary zones"),

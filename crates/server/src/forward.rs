@@ -748,7 +748,7 @@ pub fn expand(elements: &[RecursionElement], local: &[(IpAddr, u8)]) -> Acl {
 }
 
 /// Every address of this host's interfaces with its prefix length.
-fn interface_networks() -> std::io::Result<Vec<(IpAddr, u8)>> {
+pub(crate) fn interface_networks() -> std::io::Result<Vec<(IpAddr, u8)>> {
     let mut out = Vec::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we free below.

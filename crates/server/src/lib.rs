@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tandem_config::{Config, ZoneRole};
+use tandem_config::{Config, NotifyMode, ZoneRole};
 use tandem_dns::{query, Outcome, SecondaryPolicy, Settings, Source, ZonePolicy};
 use tandem_zonestore::{ZoneKind, ZoneSpec, ZoneStore};
 
@@ -274,12 +274,37 @@ impl Server {
                 z.zone.serial()
             );
         }
+        let ours: Vec<std::net::IpAddr> =
+            if config.zones.iter().any(|z| z.notify == NotifyMode::Yes) {
+                forward::interface_networks()
+                    .context("cannot list this host's addresses")?
+                    .into_iter()
+                    .map(|(ip, _)| ip)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        let keys: Vec<_> = config.keys.iter().map(|k| k.to_key()).collect();
         notify::Notifier::install(
             &store,
             config
                 .zones
                 .iter()
-                .map(|z| (z.name.clone(), z.also_notify.clone()))
+                .map(|z| {
+                    let t = match z.notify {
+                        NotifyMode::No => notify::Targets::default(),
+                        mode => notify::Targets {
+                            also_notify: z.also_notify.clone(),
+                            name_servers: mode == NotifyMode::Yes,
+                            ours: ours.clone(),
+                            key: z
+                                .notify_key
+                                .as_ref()
+                                .and_then(|n| keys.iter().find(|k| &k.name == n).cloned()),
+                        },
+                    };
+                    (z.name.clone(), t)
+                })
                 .collect(),
         );
         let ddns = match (&config.ddns, &config.dhcp) {
@@ -315,7 +340,6 @@ impl Server {
             }
             None => (None, None),
         };
-        let keys: Vec<_> = config.keys.iter().map(|k| k.to_key()).collect();
         let secondaries = secondary::Secondaries::start(config, &keys, &store)
             .context("cannot start the secondary zones")?;
         let shared = Arc::new(Shared {

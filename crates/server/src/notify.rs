@@ -1,5 +1,7 @@
-//! NOTIFY out (RFC 1996): when a zone's serial changes (an update committed
-//! or a reload), tell each `also-notify` address over UDP, retrying with
+//! NOTIFY out (RFC 1996): when a zone's serial changes (an update committed,
+//! a reload, or a transfer into a secondary zone), tell each `also-notify`
+//! address — and with `notify = "yes"` the zone's other name servers —
+//! over UDP, signed when the zone has a `notify-key`, retrying with
 //! backoff until it answers. A secondary that hears it asks for the SOA and
 //! then transfers (IXFR when it has a copy).
 //!
@@ -13,9 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_dns_wire::rdata::Soa;
+use tandem_dns_wire::tsig::{self, Key};
 use tandem_dns_wire::{
     Class, Header, Message, MessageWriter, Name, Opcode, Question, Record, Rtype, Section,
 };
+use tandem_zone::Zone;
 use tandem_zonestore::ZoneStore;
 
 /// How long to wait for the answer to each try: five tries in about 30 s.
@@ -69,9 +73,72 @@ fn zone_text(zone: &Name) -> String {
     }
 }
 
+/// Where one zone's NOTIFYs go.
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    pub also_notify: Vec<SocketAddr>,
+    /// Also the zone's name servers (BIND's `notify yes`).
+    pub name_servers: bool,
+    /// Addresses never notified: this host's own.
+    pub ours: Vec<IpAddr>,
+    pub key: Option<Key>,
+}
+
+/// The addresses of the zone's name servers as the zone itself gives them
+/// (in-zone A/AAAA records), on port 53, except the SOA's primary name
+/// server (RFC 1996 §3.10) and `ours`. Name servers outside the zone are
+/// not resolved.
+pub fn name_server_targets(zone: &Zone, ours: &[IpAddr]) -> Vec<SocketAddr> {
+    let apex = zone.origin();
+    let mname = zone.soa().map(|s| s.mname);
+    let mut out = Vec::new();
+    let Some(ns) = zone.rrset(apex, Rtype::NS) else {
+        return out;
+    };
+    let skip: Vec<IpAddr> = mname
+        .iter()
+        .flat_map(|m| addresses(zone, m))
+        .chain(ours.iter().copied())
+        .collect();
+    for rdata in &ns.rdatas {
+        let Ok((host, _)) = tandem_dns_wire::message::read_name(rdata, 0) else {
+            continue;
+        };
+        if Some(&host) == mname.as_ref() {
+            continue;
+        }
+        for ip in addresses(zone, &host) {
+            let to = SocketAddr::new(ip, 53);
+            if !skip.contains(&ip) && !out.contains(&to) {
+                out.push(to);
+            }
+        }
+    }
+    out
+}
+
+fn addresses(zone: &Zone, host: &Name) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    if let Some(set) = zone.rrset(host, Rtype::A) {
+        out.extend(set.rdatas.iter().filter_map(|d| {
+            <[u8; 4]>::try_from(&d[..])
+                .ok()
+                .map(|b| IpAddr::from(Ipv4Addr::from(b)))
+        }));
+    }
+    if let Some(set) = zone.rrset(host, Rtype::AAAA) {
+        out.extend(set.rdatas.iter().filter_map(|d| {
+            <[u8; 16]>::try_from(&d[..])
+                .ok()
+                .map(|b| IpAddr::from(Ipv6Addr::from(b)))
+        }));
+    }
+    out
+}
+
 /// Sends the NOTIFYs; cheap to call from the zone writer's thread.
 pub struct Notifier {
-    targets: HashMap<Name, Vec<SocketAddr>>,
+    targets: HashMap<Name, Targets>,
     /// Per zone, the number of the latest change, so older tries stop.
     generation: HashMap<Name, Arc<AtomicU64>>,
     runtime: tokio::runtime::Handle,
@@ -79,11 +146,13 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Hooks NOTIFY onto `store`'s changes; zones without `also-notify`
-    /// addresses are left alone. Must run inside the tokio runtime.
-    pub fn install(store: &Arc<ZoneStore>, targets: HashMap<Name, Vec<SocketAddr>>) {
-        let targets: HashMap<Name, Vec<SocketAddr>> =
-            targets.into_iter().filter(|(_, t)| !t.is_empty()).collect();
+    /// Hooks NOTIFY onto `store`'s changes; zones that notify nobody are
+    /// left alone. Must run inside the tokio runtime.
+    pub fn install(store: &Arc<ZoneStore>, targets: HashMap<Name, Targets>) {
+        let targets: HashMap<Name, Targets> = targets
+            .into_iter()
+            .filter(|(_, t)| !t.also_notify.is_empty() || t.name_servers)
+            .collect();
         if targets.is_empty() {
             return;
         }
@@ -104,27 +173,44 @@ impl Notifier {
         else {
             return;
         };
+        let Some(store) = self.store.upgrade() else {
+            return;
+        };
+        let catalog = store.snapshot();
+        let served = catalog.get(zone).map(|e| e.zone.clone());
+        let mut to = targets.also_notify.clone();
+        if targets.name_servers {
+            if let Some(z) = &served {
+                for t in name_server_targets(z, &targets.ours) {
+                    if !to.contains(&t) {
+                        to.push(t);
+                    }
+                }
+            }
+        }
+        if to.is_empty() {
+            return;
+        }
         let mine = generation.fetch_add(1, Ordering::SeqCst) + 1;
         tracing::info!(
             "zone {}/IN: sending notifies (serial {serial})",
             zone_text(zone)
         );
-        let soa = self.store.upgrade().and_then(|s| {
-            let catalog = s.snapshot();
-            let r = catalog.get(zone)?.zone.soa_record()?;
+        let soa = served.and_then(|z| {
             // The snapshot may already be newer; the hint names this serial.
-            let mut r = r.clone();
+            let mut r = z.soa_record()?;
             let mut s = Soa::parse(&r.rdata).ok()?;
             s.serial = serial;
             r.rdata = s.to_rdata();
             Some(r)
         });
-        for &to in targets {
+        for to in to {
             let zone = zone.clone();
             let soa = soa.clone();
             let generation = generation.clone();
+            let key = targets.key.clone();
             self.runtime.spawn(async move {
-                notify_one(&zone, serial, soa.as_ref(), to, || {
+                notify_one(&zone, serial, soa.as_ref(), key.as_ref(), to, || {
                     generation.load(Ordering::SeqCst) != mine
                 })
                 .await;
@@ -139,6 +225,7 @@ async fn notify_one(
     zone: &Name,
     serial: u32,
     soa: Option<&Record>,
+    key: Option<&Key>,
     to: SocketAddr,
     superseded: impl Fn() -> bool,
 ) {
@@ -163,6 +250,15 @@ async fn notify_one(
     for wait in WAITS {
         if superseded() {
             return;
+        }
+        // Signed afresh for every try: the time must be current.
+        let mut msg = msg.clone();
+        if let Some(k) = key {
+            if let Err(e) = tsig::sign_request(&mut msg, k, crate::unix_now(), tsig::DEFAULT_FUDGE)
+            {
+                tracing::warn!("zone {}/IN: cannot sign the notify: {e}", zone_text(zone));
+                return;
+            }
         }
         if let Err(e) = sock.send_to(&msg, to).await {
             tracing::debug!("zone {}/IN: notify to {to}: {e}", zone_text(zone));
@@ -194,6 +290,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn name_servers_are_notified_except_the_primary_and_ourselves() {
+        let origin: Name = "home.".parse().unwrap();
+        let text = "$TTL 300\n@ SOA ns1 h 1 60 30 600 5\n@ NS ns1\n@ NS ns2\n@ NS ns3\n@ NS ns.elsewhere.\n\
+                    ns1 A 192.0.2.254\nns2 A 192.0.2.253\nns2 AAAA 2001:db8::253\nns3 A 192.0.2.252\n";
+        let zone = tandem_zone::file::zone_from_str(&origin, text).unwrap();
+        let ours: Vec<IpAddr> = vec!["192.0.2.252".parse().unwrap()];
+        let got: Vec<String> = name_server_targets(&zone, &ours)
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(got, vec!["192.0.2.253:53", "[2001:db8::253]:53"]);
+    }
+
+    #[test]
     fn notify_message_and_its_answer() {
         let zone: Name = "home.".parse().unwrap();
         let bytes = message(77, &zone, None);
@@ -216,7 +326,7 @@ mod tests {
         let to = secondary.local_addr().unwrap();
         let zone: Name = "home.".parse().unwrap();
         let z = zone.clone();
-        let task = tokio::spawn(async move { notify_one(&z, 5, None, to, || false).await });
+        let task = tokio::spawn(async move { notify_one(&z, 5, None, None, to, || false).await });
         let mut buf = [0u8; 512];
         // Ignore the first try; answer the second.
         let (n1, _) = secondary.recv_from(&mut buf).await.unwrap();

@@ -40,6 +40,8 @@ options {{
     session-keyfile none;
     recursion no;
     dnssec-validation no;
+    // The zones' NS addresses are not ours to send to from this host.
+    notify no;
     forwarders {{ 192.0.2.53; }};
 }};
 controls {{ }};
