@@ -590,3 +590,34 @@ fn a_forwarded_update_refused_by_the_primary_gets_its_answer() {
     assert!(!out.status.success() && text.contains("REFUSED"), "{text}");
     assert!(a_of(&pair.primary, "unsigned.home").is_empty());
 }
+
+#[test]
+fn kill_9_of_the_secondary_while_it_delivers_loses_and_repeats_nothing() {
+    if !peers_present(&["nsupdate", "dig"]) {
+        return;
+    }
+    let mut pair = Pair::start();
+    let s0 = serial(&pair.primary);
+    pair.wait_first_copy(s0);
+    pair.primary.proc.kill9();
+    add_hosts(pair.secondary.port, 1..=100);
+    let hosts: Vec<String> = (1..=100).map(host).collect();
+
+    // The primary is back; the secondary dies part way through its outbox
+    // (wherever the kill lands, the outcome must be the same).
+    start_again(&mut pair.primary);
+    pair.secondary
+        .proc
+        .wait_for("zone home.: queued update 30 from", DELIVERY);
+    pair.secondary.restart();
+    let log = pair.secondary.proc.output();
+    eprintln!(
+        "{}",
+        log.lines()
+            .find(|l| l.contains("from the last run"))
+            .unwrap_or("the outbox was empty at the restart")
+    );
+    assert_converged(&pair, &hosts, s0 + 100);
+    let log = pair.secondary.proc.output();
+    assert!(!log.contains("refused by the primary"), "{log}");
+}
