@@ -464,6 +464,11 @@ fn the_copy_expires_without_the_primary_and_recovers() {
     let soa = dig(tport, &["home", "SOA"]);
     assert_eq!(soa.status, "SERVFAIL", "{}", soa.raw);
 
+    // A restart does not revive the expired copy: it is older than expire.
+    t.restart();
+    let a = dig(tport, &["nas.home", "A"]);
+    assert_eq!(a.status, "SERVFAIL", "{}\n{}", a.raw, t.proc.output());
+
     // The primary comes back: the retry timer finds it again.
     bind.restart();
     assert!(
@@ -630,4 +635,69 @@ fn notify_and_transfer_from_strangers_are_refused() {
         "{}",
         allowed.raw
     );
+}
+
+#[test]
+fn the_update_queue_survives_a_crash_of_tandem() {
+    if !peers() {
+        return;
+    }
+    let tport = free_port();
+    let mut bind = BindPrimary::start((3600, 600, 604800), &notify_tandem(tport));
+    let (mut t, _tmp) = start_secondary(
+        tport,
+        bind.port,
+        "allow-update-forwarding = [\"key DHCP_UPDATER\"]",
+    );
+    t.proc.wait_for(
+        &format!("transferred serial {FIRST_SERIAL} from"),
+        Duration::from_secs(5),
+    );
+    bind.stop();
+    // Each update only applies once: a second delivery would be refused
+    // (YXDOMAIN) and logged as such.
+    for i in 1..=3 {
+        nsupdate_ok(
+            tport,
+            &format!("prereq nxdomain c{i}.home\nupdate add c{i}.home 300 A 10.9.5.{i}"),
+        );
+    }
+    t.proc.wait_for(
+        "update queued for the primary (3 waiting)",
+        Duration::from_secs(1),
+    );
+
+    t.restart(); // kill -9 with three updates waiting
+    t.proc.wait_for(
+        "zone home.: 3 forwarded update(s) waiting for the primary from the last run",
+        Duration::from_secs(1),
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            a_records(tport, &format!("c{i}.home")),
+            vec![format!("10.9.5.{i}")],
+            "{}",
+            t.proc.output()
+        );
+    }
+
+    bind.restart();
+    let on_bind =
+        |i: u32| a_records(bind.port, &format!("c{i}.home")) == vec![format!("10.9.5.{i}")];
+    assert!(
+        eventually(Duration::from_secs(15), || (1..=3).all(on_bind)),
+        "tandem:\n{}\nBIND:\n{}",
+        t.proc.output(),
+        bind.log()
+    );
+    let s = bind.serial();
+    assert_eq!(s, FIRST_SERIAL + 3, "{}", bind.log());
+    assert!(
+        eventually(Duration::from_secs(5), || serial_at(tport) == Some(s)),
+        "{}",
+        t.proc.output()
+    );
+    let log = t.proc.output();
+    assert_eq!(log.matches("delivered to the primary").count(), 3, "{log}");
+    assert!(!log.contains("refused by the primary"), "{log}");
 }
