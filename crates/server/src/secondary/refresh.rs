@@ -34,7 +34,17 @@ pub(crate) struct Setup {
 /// The handle: pokes the task on NOTIFY, describes it for `status`.
 pub(crate) struct ZoneRefresh {
     tx: mpsc::UnboundedSender<Option<u32>>,
-    described: Arc<Mutex<String>>,
+    described: Arc<Mutex<Described>>,
+}
+
+/// The last refresh, for `tandem status`.
+#[derive(Default)]
+struct Described {
+    /// When the primary last answered (seconds since the epoch).
+    ok_at: Option<u64>,
+    /// The last failure, if the last attempt failed.
+    failed: Option<String>,
+    expired: bool,
 }
 
 impl ZoneRefresh {
@@ -43,16 +53,35 @@ impl ZoneRefresh {
     }
 
     pub(crate) fn describe(&self) -> String {
-        self.described
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let d = self.described.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = match d.ok_at {
+            Some(at) => format!(
+                "primary last answered {} s ago",
+                crate::unix_now().saturating_sub(at)
+            ),
+            None => "no answer from a primary yet".to_string(),
+        };
+        if let Some(e) = &d.failed {
+            out.push_str(&format!(", last refresh failed: {e}"));
+        }
+        if d.expired {
+            out.push_str(", EXPIRED (answering SERVFAIL)");
+        }
+        out
     }
 }
 
 pub(crate) fn start(setup: Setup) -> ZoneRefresh {
+    // Before any listener answers: a stored copy already past its expire
+    // time must not be served even for a moment.
+    if let Some(c) = copy_of(&setup.store, &setup.zone) {
+        let age = crate::unix_now().saturating_sub(c.refreshed_at);
+        if age >= u64::from(c.timers.expire) {
+            setup.store.expire(&setup.zone);
+        }
+    }
     let (tx, rx) = mpsc::unbounded_channel();
-    let described = Arc::new(Mutex::new("not refreshed yet".to_string()));
+    let described = Arc::new(Mutex::new(Described::default()));
     tokio::spawn(run(setup, rx, described.clone()));
     ZoneRefresh { tx, described }
 }
@@ -73,7 +102,7 @@ fn copy_of(store: &ZoneStore, zone: &Name) -> Option<Copy> {
 async fn run(
     s: Setup,
     mut rx: mpsc::UnboundedReceiver<Option<u32>>,
-    described: Arc<Mutex<String>>,
+    described: Arc<Mutex<Described>>,
 ) {
     let now = crate::unix_now();
     let copy = copy_of(&s.store, &s.zone);
@@ -91,7 +120,12 @@ async fn run(
         ),
     }
     let mut r = Refresher::new(copy, now);
-    let set = |text: String| *described.lock().unwrap_or_else(|p| p.into_inner()) = text;
+    let set =
+        |f: &dyn Fn(&mut Described)| f(&mut described.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(c) = r.copy() {
+        let at = c.refreshed_at;
+        set(&|d| d.ok_at = (at > 0).then_some(at));
+    }
     loop {
         while let Some(step) = r.poll(crate::unix_now()) {
             match step {
@@ -105,13 +139,17 @@ async fn run(
                                 Some(t) => r.on_success(now, serial, t),
                                 None => r.on_failure(now),
                             }
-                            set(format!("serial {serial} from the primary at {now}"));
+                            set(&|d| {
+                                d.ok_at = Some(now);
+                                d.failed = None;
+                                d.expired = false;
+                            });
                             let _ = s.forwarder.send(forward::Job::Transferred(started));
                         }
                         Err(e) => {
                             tracing::warn!("zone {}: refresh failed: {e}", s.zone);
                             r.on_failure(crate::unix_now());
-                            set(format!("last refresh failed: {e}"));
+                            set(&|d| d.failed = Some(e.clone()));
                         }
                     }
                 }
@@ -123,7 +161,7 @@ async fn run(
                     let store = s.store.clone();
                     let zone = s.zone.clone();
                     let _ = tokio::task::spawn_blocking(move || store.expire(&zone)).await;
-                    set("expired (no primary reachable)".into());
+                    set(&|d| d.expired = true);
                 }
             }
         }
