@@ -14,8 +14,8 @@ use tandem_dns_wire::rdata::Soa;
 use tandem_dns_wire::{Record, Rtype};
 use tandem_zone::serial;
 
-/// Seconds between attempts while we have no copy at all (and so no SOA
-/// to take a retry timer from): short, so a new secondary fills quickly.
+/// The longest wait between attempts while we have no copy at all (and so
+/// no SOA to take a retry timer from); the waits start at 1 s and double.
 pub const NO_COPY_RETRY: u32 = 60;
 
 /// Timer bounds, as BIND applies them (`max-refresh-time`,
@@ -140,6 +140,8 @@ pub struct Refresher {
     /// A NOTIFY that came during a transfer, with its serial hint.
     queued_notify: Option<Option<u32>>,
     expired: bool,
+    /// Failures in a row, for the backoff while there is no copy.
+    failures: u32,
 }
 
 impl Refresher {
@@ -157,6 +159,7 @@ impl Refresher {
             running: false,
             queued_notify: None,
             expired: false,
+            failures: 0,
         }
     }
 
@@ -218,6 +221,7 @@ impl Refresher {
         let timers = timers.clamped();
         self.running = false;
         self.expired = false;
+        self.failures = 0;
         self.copy = Some(Copy {
             serial,
             timers,
@@ -237,7 +241,13 @@ impl Refresher {
     /// the retry timer, or at once if a NOTIFY came meanwhile.
     pub fn on_failure(&mut self, now: u64) {
         self.running = false;
-        let retry = self.copy.map_or(NO_COPY_RETRY, |c| c.timers.retry);
+        self.failures = self.failures.saturating_add(1);
+        // Without a copy there is nothing to serve: try again soon (1 s,
+        // doubling up to NO_COPY_RETRY), since a pair often starts together.
+        let retry = self.copy.map_or_else(
+            || NO_COPY_RETRY.min(1u32 << self.failures.saturating_sub(1).min(16)),
+            |c| c.timers.retry,
+        );
         self.next = match self.queued_notify.take() {
             Some(_) => Some((now, Reason::Notify)),
             None => Some((now + retry as u64, Reason::Retry)),
@@ -310,9 +320,16 @@ mod tests {
     fn no_copy_retries_quickly_and_never_expires() {
         let mut r = Refresher::new(None, T0);
         assert_eq!(r.poll(T0), Some(Step::Transfer(Reason::Startup)));
-        r.on_failure(T0 + 2);
-        assert_eq!(r.next_wakeup(), Some(T0 + 2 + NO_COPY_RETRY as u64));
-        assert_eq!(r.poll(T0 + 1_000_000), Some(Step::Transfer(Reason::Retry)));
+        // 1 s, 2 s, 4 s ... then every NO_COPY_RETRY.
+        let mut now = T0 + 2;
+        for wait in [1u64, 2, 4, 8, 16, 32, 60, 60] {
+            r.on_failure(now);
+            assert_eq!(r.next_wakeup(), Some(now + wait));
+            now += wait;
+            assert_eq!(r.poll(now), Some(Step::Transfer(Reason::Retry)));
+        }
+        r.on_failure(now);
+        assert_eq!(r.poll(now + 1_000_000), Some(Step::Transfer(Reason::Retry)));
         assert!(!r.is_expired());
     }
 

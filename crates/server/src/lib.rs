@@ -31,6 +31,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tandem_config::{Config, NotifyMode, ZoneRole};
 use tandem_dns::{query, Outcome, SecondaryPolicy, Settings, Source, ZonePolicy};
+use tandem_dns_wire::Name;
 use tandem_zonestore::{ZoneKind, ZoneSpec, ZoneStore};
 
 /// A reply callback for work that finishes later (an update waits for disk).
@@ -49,6 +50,11 @@ pub struct Shared {
     pub forwarder: Option<Arc<forward::Forwarder>>,
     /// The secondary zones' tasks, when there are any.
     pub secondaries: Option<Arc<secondary::Secondaries>>,
+    /// Who transferred which zone from us, at which serial and when: the
+    /// secondaries' lag in `tandem status`.
+    pub transferred_by:
+        std::sync::Mutex<std::collections::BTreeMap<(Name, std::net::IpAddr), (u32, u64)>>,
+    pub started: std::time::Instant,
 }
 
 impl Shared {
@@ -86,7 +92,18 @@ impl Shared {
         // published, so it then reaches at least the snapshot's serial.
         let catalog = self.store.snapshot();
         let history = self.store.history(&req.zone);
-        tandem_dns::transfer::respond(&catalog, req, &history, unix_now())
+        let out = tandem_dns::transfer::respond(&catalog, req, &history, unix_now());
+        let granted = out.first().is_some_and(|m| m.len() > 3 && m[3] & 0x0f == 0);
+        if let (true, Some(e)) = (granted, catalog.get(&req.zone)) {
+            self.transferred_by
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    (req.zone.clone(), req.source.addr),
+                    (e.zone.serial(), unix_now()),
+                );
+        }
+        out
     }
 
     /// Re-reads the zone files; returns the control-socket answer.
@@ -122,20 +139,73 @@ impl Shared {
         out
     }
 
-    /// One line per zone with its serial.
+    /// `tandem status`: one screen on this node, its zones and their
+    /// secondaries, DHCP and its failover partner, DDNS, the resolver, and
+    /// what needs the operator's attention.
     pub fn status(&self) -> String {
+        let now = unix_now();
+        let mut warnings: Vec<String> = Vec::new();
+        let mut out = String::new();
+        let up = self.started.elapsed().as_secs();
+        let _ = writeln!(
+            out,
+            "tandem {}: up {}h{:02}m{:02}s",
+            env!("CARGO_PKG_VERSION"),
+            up / 3600,
+            up / 60 % 60,
+            up % 60
+        );
         let catalog = self.store.snapshot();
         let mut zones: Vec<_> = catalog.zones().collect();
         zones.sort_by(|a, b| a.zone.origin().cmp(b.zone.origin()));
-        let mut out = String::new();
+        if !zones.is_empty() {
+            out.push_str("dns:\n");
+        }
+        let seen = self
+            .transferred_by
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for z in zones {
+            let origin = z.zone.origin();
+            if z.policy.secondary.is_some() {
+                continue;
+            }
+            let serial = z.zone.serial();
             let _ = writeln!(
                 out,
-                "zone {}: serial {}, {} records",
-                z.zone.origin(),
-                z.zone.serial(),
+                "  zone {origin}: primary, serial {serial}, {} records",
                 z.zone.record_count()
             );
+            for ((zone, addr), (theirs, at)) in
+                seen.range((origin.clone(), std::net::IpAddr::from([0u8; 4]))..)
+            {
+                if zone != origin {
+                    break;
+                }
+                let ago = now.saturating_sub(*at);
+                let lag = if *theirs == serial {
+                    "up to date".to_string()
+                } else {
+                    format!("has serial {theirs}")
+                };
+                let _ = writeln!(
+                    out,
+                    "    secondary {addr}: {lag}, last transfer {ago} s ago"
+                );
+                if *theirs != serial && ago > 60 {
+                    warnings.push(format!(
+                        "zone {origin}: secondary {addr} is behind (serial {theirs}, we serve {serial}) and has not asked for {ago} s"
+                    ));
+                }
+            }
+        }
+        if let Some(s) = &self.secondaries {
+            let (lines, w) = s.status(&self.store);
+            for l in lines {
+                let _ = writeln!(out, "  {l}");
+            }
+            warnings.extend(w);
         }
         if let Some(d) = &self.dhcp {
             let _ = writeln!(out, "{}", d.status());
@@ -146,8 +216,28 @@ impl Shared {
         if let Some(f) = &self.forwarder {
             let _ = writeln!(out, "{}", f.status());
         }
-        if let Some(s) = &self.secondaries {
-            out.push_str(&s.status(&self.store));
+        // The failover lines say the state; anything but normal is worth
+        // a look.
+        for l in out.clone().lines() {
+            if let Some(rest) = l.strip_prefix("failover peer ") {
+                if !rest.contains("my state normal") {
+                    let name = rest.split(':').next().unwrap_or(rest);
+                    let state = rest
+                        .split("my state ")
+                        .nth(1)
+                        .and_then(|t| t.split(',').next())
+                        .unwrap_or("?");
+                    warnings.push(format!("failover peer {name}: in {state}, not normal"));
+                }
+            }
+        }
+        if warnings.is_empty() {
+            out.push_str("warnings: none\n");
+        } else {
+            out.push_str("warnings:\n");
+            for w in warnings {
+                let _ = writeln!(out, "  ! {w}");
+            }
         }
         out.push_str("ok\n");
         out
@@ -182,8 +272,7 @@ fn ipv6_unavailable(e: &std::io::Error) -> bool {
 
 /// The A records of `name` (taken as absolute) in the zones served here.
 fn served_addresses(catalog: &tandem_dns::Catalog, name: &str) -> Vec<std::net::Ipv4Addr> {
-    let Ok(name) = format!("{}.", name.trim_end_matches('.')).parse::<tandem_dns_wire::Name>()
-    else {
+    let Ok(name) = format!("{}.", name.trim_end_matches('.')).parse::<Name>() else {
         return Vec::new();
     };
     let Some(entry) = catalog.find(&name) else {
@@ -355,6 +444,8 @@ impl Server {
             ddns,
             forwarder,
             secondaries,
+            transferred_by: std::sync::Mutex::new(Default::default()),
+            started: std::time::Instant::now(),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let workers = match config.dns.udp_workers {

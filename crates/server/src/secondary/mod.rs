@@ -12,7 +12,6 @@ mod refresh;
 mod stream;
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -109,26 +108,34 @@ impl Secondaries {
         }
     }
 
-    /// Lines for `tandem status`.
-    pub fn status(&self, store: &ZoneStore) -> String {
-        let mut out = String::new();
+    /// Lines for `tandem status`, and warnings for the operator.
+    pub fn status(&self, store: &ZoneStore) -> (Vec<String>, Vec<String>) {
+        let mut lines = Vec::new();
+        let mut warnings = Vec::new();
         let mut names: Vec<_> = self.zones.keys().collect();
-        names.sort_by_key(|n| n.to_string());
+        names.sort();
         for name in names {
             let z = &self.zones[name];
             let serial = store
-                .snapshot()
-                .get(name)
-                .filter(|e| e.zone.name_count() > 0)
-                .map(|e| e.zone.serial().to_string())
+                .secondary_copy(name)
+                .map(|(s, _, _)| s.to_string())
                 .unwrap_or_else(|| "none (no copy)".into());
-            let _ = writeln!(
-                out,
-                "secondary zone {name}: serial {serial}; {}; {} forwarded update(s) waiting for the primary",
-                z.refresh.describe(),
-                z.forwarder.waiting.load(Ordering::Relaxed)
-            );
+            let waiting = z.forwarder.waiting.load(Ordering::Relaxed);
+            let refresh = z.refresh.describe();
+            lines.push(format!(
+                "secondary zone {name}: serial {serial}; {refresh}; {waiting} forwarded update(s) waiting for the primary"
+            ));
+            if refresh.contains("EXPIRED") {
+                warnings.push(format!("zone {name}: expired, answering SERVFAIL"));
+            } else if refresh.contains("failed") {
+                warnings.push(format!("zone {name}: the primary does not answer"));
+            }
+            if waiting > 0 {
+                warnings.push(format!(
+                    "zone {name}: {waiting} update(s) kept for the primary, which has not taken them yet"
+                ));
+            }
         }
-        out
+        (lines, warnings)
     }
 }
