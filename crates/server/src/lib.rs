@@ -90,8 +90,13 @@ impl Shared {
     pub fn transfer(&self, req: &query::TransferRequest) -> Vec<Vec<u8>> {
         // The snapshot first: the history is extended before a snapshot is
         // published, so it then reaches at least the snapshot's serial.
-        let catalog = self.store.snapshot();
+        let mut catalog = self.store.catalog();
         let history = self.store.history(&req.zone);
+        // A secondary zone goes onward as the primary sent it, without the
+        // updates this node still holds for the primary.
+        if let Some(copy) = self.store.secondary_plain_copy(&req.zone) {
+            catalog = Arc::new(catalog.with_zone(copy));
+        }
         let out = tandem_dns::transfer::respond(&catalog, req, &history, unix_now());
         let granted = out.first().is_some_and(|m| m.len() > 3 && m[3] & 0x0f == 0);
         if let (true, Some(e)) = (granted, catalog.get(&req.zone)) {

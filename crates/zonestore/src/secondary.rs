@@ -318,6 +318,19 @@ impl ZoneStore {
         Some((copy.serial(), copy.soa_record()?, sec.refreshed_at))
     }
 
+    /// The transferred copy of a secondary zone as the primary sent it,
+    /// without the outbox's updates on top: what is transferred onward to
+    /// chained secondaries, so they only ever hold the primary's versions.
+    /// `None` without a copy, when expired, or when nothing is on top.
+    pub fn secondary_plain_copy(&self, zone: &Name) -> Option<Arc<Zone>> {
+        let h = self.handle(zone)?;
+        let sec = h.copy.lock().unwrap_or_else(|p| p.into_inner());
+        if sec.expired || sec.local.is_empty() {
+            return None;
+        }
+        sec.copy.clone()
+    }
+
     /// Stops serving a secondary zone's data (its expire time passed
     /// without contact with the primary): the catalog gets an empty zone
     /// without SOA, which the query path answers SERVFAIL for. The copy

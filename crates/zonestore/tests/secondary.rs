@@ -650,3 +650,53 @@ fn primary_updates_continue_beside_a_secondary_transfer() {
     };
     check(&store);
 }
+
+/// An UPDATE adding `owner` A 192.0.2.`last` to the zone.
+fn add_update(owner: &str, last: u8) -> Message {
+    let mut m = Message {
+        header: Header {
+            opcode: Opcode::UPDATE,
+            ..Header::default()
+        },
+        ..Message::default()
+    };
+    m.questions.push(Question {
+        name: zone(),
+        qtype: Rtype::SOA,
+        qclass: Class::IN,
+    });
+    m.authority.push(a(owner, last));
+    m
+}
+
+#[test]
+fn local_updates_are_served_on_the_copy_and_kept_out_of_transfers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    store
+        .apply_transfer(&zone(), full(10, vec![]), 1000)
+        .unwrap();
+    store.set_local_updates(&zone(), vec![add_update("queued.example.", 9)]);
+    // Served at once, with the primary's serial.
+    assert!(has(&store, "queued.example.", 9));
+    assert_eq!(served(&store), Some(10));
+    // What goes onward to a chained secondary is the primary's version.
+    let plain = store.secondary_plain_copy(&zone()).unwrap();
+    assert!(plain.rrset(&n("queued.example."), Rtype::A).is_none());
+    // A new version from the primary keeps them on top until they are
+    // withdrawn.
+    store
+        .apply_transfer(
+            &zone(),
+            Transfer::Incremental {
+                diffs: vec![diff(10, 11, vec![], vec![a("new.example.", 7)])],
+            },
+            1001,
+        )
+        .unwrap();
+    assert!(has(&store, "queued.example.", 9) && has(&store, "new.example.", 7));
+    assert_eq!(served(&store), Some(11));
+    store.set_local_updates(&zone(), vec![]);
+    assert!(!has(&store, "queued.example.", 9));
+    assert!(store.secondary_plain_copy(&zone()).is_none());
+}
