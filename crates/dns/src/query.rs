@@ -74,13 +74,17 @@ impl UpdateRequest {
 
     /// The response to this update with `rcode`, signed if it was signed.
     pub fn response(&self, rcode: Rcode) -> Vec<u8> {
-        let m = &self.message;
-        let mut out = error_reply(&m.header, m.question(), None, rcode);
-        if let Some(ctx) = &self.tsig {
-            let _ = ctx.sign_response(&mut out);
-        }
-        out
+        signed_reply(&self.message, self.tsig.as_ref(), rcode)
     }
+}
+
+/// A records-free answer to `m` with `rcode`, signed when `tsig` is given.
+fn signed_reply(m: &Message, tsig: Option<&RequestContext>, rcode: Rcode) -> Vec<u8> {
+    let mut out = error_reply(&m.header, m.question(), None, rcode);
+    if let Some(ctx) = tsig {
+        let _ = ctx.sign_response(&mut out);
+    }
+    out
 }
 
 /// A zone transfer request (AXFR/IXFR over TCP), for the transfer driver.
@@ -128,12 +132,7 @@ pub struct ForwardedUpdate {
 impl ForwardedUpdate {
     /// The response to this update with `rcode`, signed if it was signed.
     pub fn response(&self, rcode: Rcode) -> Vec<u8> {
-        let m = &self.message;
-        let mut out = error_reply(&m.header, m.question(), None, rcode);
-        if let Some(ctx) = &self.tsig {
-            let _ = ctx.sign_response(&mut out);
-        }
-        out
+        signed_reply(&self.message, self.tsig.as_ref(), rcode)
     }
 }
 

@@ -3,15 +3,14 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Tandem;
+use common::{Tandem, MD5};
 use tandem_testkit::peers_present;
 
-const MD5: &str = "hmac-md5:DHCP_UPDATER:cGFpci1leGFtcGxlLWtleS1kby1ub3QtdXNl";
 const SHA256_SECRET: &str = "c2hhMjU2LWFkbWluLWtleS1mb3ItdGVzdHMtb25seSE=";
 
 /// The example zones plus an hmac-sha256 key `admin` allowed to update.
@@ -32,24 +31,7 @@ fn start() -> Tandem {
 
 /// Runs nsupdate with `key` (`-y` text, `-k` file, or none) on `script`.
 fn nsupdate(port: u16, key: &[&str], script: &str) -> (bool, String) {
-    let mut c = Command::new("nsupdate");
-    c.args(key);
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("nsupdate");
-    let full = format!("server 127.0.0.1 {port}\n{script}\nsend\n");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), full.as_bytes()).unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    common::nsupdate_script(port, key, &format!("{script}\nsend"))
 }
 
 fn serial(t: &Tandem) -> u32 {

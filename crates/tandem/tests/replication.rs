@@ -5,31 +5,16 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::Tandem;
+use common::{Tandem, MD5};
 use tandem_testkit::{free_port, peers_present, which, Proc};
 
-const MD5: &str = "hmac-md5:DHCP_UPDATER:cGFpci1leGFtcGxlLWtleS1kby1ub3QtdXNl";
-
 fn nsupdate(port: u16, script: &str) {
-    let mut child = Command::new("nsupdate")
-        .args(["-y", MD5])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nsupdate");
-    let full = format!("server 127.0.0.1 {port}\nzone home\n{script}\nsend\n");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), full.as_bytes()).unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, out) =
+        common::nsupdate_script(port, &["-y", MD5], &format!("zone home\n{script}\nsend"));
+    assert!(ok, "{out}");
 }
 
 fn serial(t: &Tandem) -> u32 {

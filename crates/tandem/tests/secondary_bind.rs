@@ -6,43 +6,25 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Tandem;
+use common::{Tandem, MD5};
 use tandem_testkit::dns::DigResult;
 use tandem_testkit::{free_port, peers_present, which, Proc};
 
 const SECRET: &str = "cGFpci1leGFtcGxlLWtleS1kby1ub3QtdXNl";
-const MD5: &str = "hmac-md5:DHCP_UPDATER:cGFpci1leGFtcGxlLWtleS1kby1ub3QtdXNl";
 const FIRST_SERIAL: u32 = 100;
 
 /// Runs nsupdate against 127.0.0.1:`port` for zone home, signed with the
 /// test key or not; returns (success, everything it printed).
 fn nsupdate(port: u16, signed: bool, script: &str) -> (bool, String) {
-    let mut cmd = Command::new("nsupdate");
-    if signed {
-        cmd.args(["-y", MD5]);
-    }
-    let mut child = cmd
-        .args(["-t", "5"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nsupdate");
-    let full = format!("server 127.0.0.1 {port}\nzone home\n{script}\nsend\n");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), full.as_bytes()).unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let args: &[&str] = if signed {
+        &["-y", MD5, "-t", "5"]
+    } else {
+        &["-t", "5"]
+    };
+    common::nsupdate_script(port, args, &format!("zone home\n{script}\nsend"))
 }
 
 fn nsupdate_ok(port: u16, script: &str) {
@@ -84,21 +66,6 @@ fn records(raw: &str) -> Vec<(String, String, String, String)> {
         .collect();
     v.sort();
     v
-}
-
-/// Polls `check` every 50 ms until it holds or `timeout` passes; returns
-/// whether it held.
-fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// BIND 9 as the primary of `home`, on a loopback port, restartable on the
@@ -472,7 +439,7 @@ fn the_copy_expires_without_the_primary_and_recovers() {
     // The primary comes back: the retry timer finds it again.
     bind.restart();
     assert!(
-        eventually(Duration::from_secs(5), || serial_at(tport)
+        common::eventually(Duration::from_secs(5), || serial_at(tport)
             == Some(FIRST_SERIAL)),
         "{}",
         t.proc.output()
@@ -565,7 +532,7 @@ fn updates_queued_while_bind_is_down_are_delivered_when_it_is_back() {
     let on_bind =
         |i: u32| a_records(bind.port, &format!("q{i}.home")) == vec![format!("10.9.4.{i}")];
     assert!(
-        eventually(Duration::from_secs(15), || (1..=5).all(on_bind)),
+        common::eventually(Duration::from_secs(15), || (1..=5).all(on_bind)),
         "tandem:\n{}\nBIND:\n{}",
         t.proc.output(),
         bind.log()
@@ -574,7 +541,7 @@ fn updates_queued_while_bind_is_down_are_delivered_when_it_is_back() {
     let s = bind.serial();
     assert_eq!(s, s1 + 5, "one serial per update");
     assert!(
-        eventually(Duration::from_secs(5), || serial_at(tport) == Some(s)),
+        common::eventually(Duration::from_secs(5), || serial_at(tport) == Some(s)),
         "{}",
         t.proc.output()
     );
@@ -685,7 +652,7 @@ fn the_update_queue_survives_a_crash_of_tandem() {
     let on_bind =
         |i: u32| a_records(bind.port, &format!("c{i}.home")) == vec![format!("10.9.5.{i}")];
     assert!(
-        eventually(Duration::from_secs(15), || (1..=3).all(on_bind)),
+        common::eventually(Duration::from_secs(15), || (1..=3).all(on_bind)),
         "tandem:\n{}\nBIND:\n{}",
         t.proc.output(),
         bind.log()
@@ -693,7 +660,7 @@ fn the_update_queue_survives_a_crash_of_tandem() {
     let s = bind.serial();
     assert_eq!(s, FIRST_SERIAL + 3, "{}", bind.log());
     assert!(
-        eventually(Duration::from_secs(5), || serial_at(tport) == Some(s)),
+        common::eventually(Duration::from_secs(5), || serial_at(tport) == Some(s)),
         "{}",
         t.proc.output()
     );

@@ -11,10 +11,8 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Tandem;
+use common::{Tandem, MD5};
 use tandem_testkit::{free_port, peers_present};
-
-const MD5: &str = "hmac-md5:DHCP_UPDATER:cGFpci1leGFtcGxlLWtleS1kby1ub3QtdXNl";
 
 /// How long the secondary may take to deliver its outbox once the primary
 /// is back: the retry backoff doubles from 1 s up to 30 s.
@@ -104,28 +102,10 @@ fn status(t: &Tandem) -> String {
 /// Runs one nsupdate process (signed) with `script` against `port`;
 /// returns (exit status ok, everything it printed).
 fn nsupdate_run(port: u16, script: &str) -> (bool, String) {
-    let mut child = Command::new("nsupdate")
-        .args(["-y", MD5, "-t", "10"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nsupdate");
-    // No blank line at the end: nsupdate sends an empty update for one.
-    let full = format!(
-        "server 127.0.0.1 {port}\nzone home\n{}\n",
-        script.trim_end()
-    );
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), full.as_bytes()).unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    common::nsupdate_script(
+        port,
+        &["-y", MD5, "-t", "10"],
+        &format!("zone home\n{script}"),
     )
 }
 
@@ -217,13 +197,9 @@ fn a_of(t: &Tandem, name: &str) -> Vec<String> {
 }
 
 /// Polls until `f` holds, or panics with `what()` after `timeout`.
-fn eventually(timeout: Duration, what: impl Fn() -> String, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?}: {}", what());
-        }
-        std::thread::sleep(Duration::from_millis(100));
+fn eventually(timeout: Duration, what: impl Fn() -> String, f: impl FnMut() -> bool) {
+    if !common::eventually(timeout, f) {
+        panic!("timed out after {timeout:?}: {}", what());
     }
 }
 

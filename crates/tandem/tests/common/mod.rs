@@ -163,3 +163,48 @@ impl Tandem {
         tandem_testkit::run(&mut c)
     }
 }
+
+/// The example key as nsupdate's `-y` takes it.
+pub const MD5: &str = "hmac-md5:DHCP_UPDATER:cGFpci1leGFtcGxlLWtleS1kby1ub3QtdXNl";
+
+/// Runs one nsupdate process with `args` (`-y KEY`, `-k FILE`, `-t N`)
+/// against 127.0.0.1:`port`, feeding it `script` after the `server` line;
+/// returns (exit status ok, everything it printed). The script's trailing
+/// blank lines are cut: nsupdate sends an empty update for one.
+pub fn nsupdate_script(port: u16, args: &[&str], script: &str) -> (bool, String) {
+    use std::process::Stdio;
+    let mut child = Command::new("nsupdate")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nsupdate");
+    let full = format!("server 127.0.0.1 {port}\n{}\n", script.trim_end());
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), full.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Polls `check` every 50 ms until it holds or `timeout` passes; returns
+/// whether it held.
+pub fn eventually(timeout: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
