@@ -131,6 +131,17 @@ impl Engine {
         self.leases.values()
     }
 
+    /// Records what the DDNS service keeps in DNS for the lease at `addr`
+    /// (decided after the engine made the lease; see [`Lease::ddns`]),
+    /// if it is still the version that was decided for (same start).
+    pub fn set_lease_ddns(&mut self, addr: Ipv4Addr, start: u64, ddns: Option<crate::LeaseDns>) {
+        if let Some(l) = self.leases.get_mut(&addr) {
+            if l.start == start {
+                l.ddns = ddns;
+            }
+        }
+    }
+
     pub fn lease(&self, a: Ipv4Addr) -> Option<&Lease> {
         self.leases.get(&a)
     }
@@ -682,6 +693,7 @@ impl Engine {
             hw: Some(c.hw.clone()),
             client_id: c.id.clone(),
             hostname,
+            ddns: None,
             tstp: now + u64::from(lease_time),
             atsfp: 0,
             tsfp: 0,

@@ -21,5 +21,5 @@ pub mod reply;
 
 pub use config::DhcpConfig;
 pub use engine::{Engine, Ingress, LogLine, Outcome};
-pub use lease::{BindingState, HwAddr, Lease};
+pub use lease::{BindingState, HwAddr, Lease, LeaseDns};
 pub use reply::{Destination, Reply};

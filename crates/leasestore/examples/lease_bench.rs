@@ -38,6 +38,7 @@ fn lease(committer: u32, n: u32, now: u64) -> Lease {
         hw: Some(HwAddr::ethernet(mac)),
         client_id: Some(client_id),
         hostname: Some(format!("host-{committer}-{n}")),
+        ddns: None,
         tstp: now + 43_200,
         atsfp: 0,
         tsfp: 0,

@@ -23,13 +23,18 @@
 //! record (54 bytes + optional fields):
 //!   addr     4     IPv4 address, network order
 //!   state    u8    BindingState::code (1..=7)
-//!   flags    u8    bit 0: hw follows, bit 1: client id follows, bit 2: host name follows;
-//!                  every other bit must be zero
+//!   flags    u8    bit 0: hw follows, bit 1: client id follows, bit 2: host name follows,
+//!                  bit 3: DDNS state follows; every other bit must be zero
 //!   start, end, cltt, tstp, atsfp, tsfp   u64 each
 //!   [hw]         htype u8, len u8 (<= 16), len octets
 //!   [client id]  len u8, len octets
 //!   [host name]  len u8, len octets of UTF-8
+//!   [DDNS state] len u16, len octets of `LeaseDns::encode`
 //! ```
+//!
+//! Bit 3 was added after version 1 was first written: a file without it
+//! reads as before (no DDNS state), and a build from before it refuses a
+//! record that has it ("unknown flag bits") rather than misreading it.
 //!
 //! The limits (16 hardware octets, 255 client-id and host-name bytes) are
 //! DHCP's own: `chaddr` is 16 octets and an option carries at most 255. A
@@ -38,7 +43,7 @@
 
 use std::net::Ipv4Addr;
 
-use tandem_dhcp::{BindingState, HwAddr, Lease};
+use tandem_dhcp::{BindingState, HwAddr, Lease, LeaseDns};
 
 /// Journal entry kind of a commit's lease changes.
 pub const KIND_CHANGES: u16 = 1;
@@ -57,8 +62,17 @@ pub const MAX_HOSTNAME_LEN: usize = 255;
 /// Bytes of a record without any optional field.
 pub const FIXED_RECORD_LEN: usize = 4 + 1 + 1 + 6 * 8;
 /// Bytes of the largest possible record.
-pub const MAX_RECORD_LEN: usize =
-    FIXED_RECORD_LEN + 2 + MAX_HW_LEN + 1 + MAX_CLIENT_ID_LEN + 1 + MAX_HOSTNAME_LEN;
+pub const MAX_RECORD_LEN: usize = FIXED_RECORD_LEN
+    + 2
+    + MAX_HW_LEN
+    + 1
+    + MAX_CLIENT_ID_LEN
+    + 1
+    + MAX_HOSTNAME_LEN
+    + 2
+    + MAX_DDNS_LEN;
+/// Longest DDNS state (`LeaseDns::encode`: flags, TTL, three short strings).
+pub const MAX_DDNS_LEN: usize = 1 + 4 + 3 * 256;
 /// Bytes before the first record of a changes payload.
 pub const CHANGES_HEADER_LEN: usize = 1 + 4;
 /// Bytes before the first record of a checkpoint payload.
@@ -67,7 +81,8 @@ pub const CHECKPOINT_HEADER_LEN: usize = 1 + 4 + 4 + 4;
 const FLAG_HW: u8 = 1 << 0;
 const FLAG_CLIENT_ID: u8 = 1 << 1;
 const FLAG_HOSTNAME: u8 = 1 << 2;
-const KNOWN_FLAGS: u8 = FLAG_HW | FLAG_CLIENT_ID | FLAG_HOSTNAME;
+const FLAG_DDNS: u8 = 1 << 3;
+const KNOWN_FLAGS: u8 = FLAG_HW | FLAG_CLIENT_ID | FLAG_HOSTNAME | FLAG_DDNS;
 
 /// A lease the format cannot represent: one of its fields is longer than
 /// DHCP allows.
@@ -96,6 +111,12 @@ pub enum EncodeError {
         addr: Ipv4Addr,
         /// The name's length in bytes.
         len: usize,
+    },
+    /// A field of the DDNS state is longer than 255 bytes.
+    #[error("lease {addr}: DDNS state with a field over 255 bytes")]
+    DdnsTooLong {
+        /// The lease's address.
+        addr: Ipv4Addr,
     },
 }
 
@@ -173,6 +194,16 @@ pub enum DecodeError {
         /// The record's address.
         addr: Ipv4Addr,
     },
+    /// DDNS state that does not read back.
+    #[error("lease {index} ({addr}): {why} in its DDNS state")]
+    BadDdns {
+        /// Record index within the payload.
+        index: u32,
+        /// The record's address.
+        addr: Ipv4Addr,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// A checkpoint frame with `parts == 0` or `part >= parts`.
     #[error("checkpoint part {part} of {parts} is out of range")]
     BadPart {
@@ -226,6 +257,11 @@ pub fn check_lease(lease: &Lease) -> Result<(), EncodeError> {
             });
         }
     }
+    if let Some(d) = &lease.ddns {
+        if d.encode().is_none() {
+            return Err(EncodeError::DdnsTooLong { addr: lease.addr });
+        }
+    }
     Ok(())
 }
 
@@ -235,6 +271,11 @@ pub fn record_len(lease: &Lease) -> usize {
         + lease.hw.as_ref().map_or(0, |hw| 2 + hw.addr.len())
         + lease.client_id.as_ref().map_or(0, |id| 1 + id.len())
         + lease.hostname.as_ref().map_or(0, |n| 1 + n.len())
+        + lease
+            .ddns
+            .as_ref()
+            .and_then(|d| d.encode())
+            .map_or(0, |d| 2 + d.len())
 }
 
 /// Appends `lease`'s record to `out`. On error `out` is unchanged.
@@ -249,6 +290,10 @@ pub fn encode_record(lease: &Lease, out: &mut Vec<u8>) -> Result<(), EncodeError
     }
     if lease.hostname.is_some() {
         flags |= FLAG_HOSTNAME;
+    }
+    let ddns = lease.ddns.as_ref().and_then(|d| d.encode());
+    if ddns.is_some() {
+        flags |= FLAG_DDNS;
     }
     out.reserve(record_len(lease));
     out.extend_from_slice(&lease.addr.octets());
@@ -277,6 +322,10 @@ pub fn encode_record(lease: &Lease, out: &mut Vec<u8>) -> Result<(), EncodeError
     if let Some(name) = &lease.hostname {
         out.push(name.len() as u8);
         out.extend_from_slice(name.as_bytes());
+    }
+    if let Some(d) = ddns {
+        out.extend_from_slice(&(d.len() as u16).to_be_bytes());
+        out.extend_from_slice(&d);
     }
     Ok(())
 }
@@ -486,6 +535,18 @@ impl<'a> Reader<'a> {
         } else {
             None
         };
+        let ddns = if flags & FLAG_DDNS != 0 {
+            let field = || format!("lease {index} ({addr}) DDNS state");
+            let len = u16::from_be_bytes(self.array(|| format!("{} length", field()))?);
+            let bytes = self.take(usize::from(len), field)?;
+            Some(LeaseDns::decode(bytes).map_err(|e| DecodeError::BadDdns {
+                index,
+                addr,
+                why: e.0,
+            })?)
+        } else {
+            None
+        };
         Ok(Lease {
             addr,
             state,
@@ -495,6 +556,7 @@ impl<'a> Reader<'a> {
             hw,
             client_id,
             hostname,
+            ddns,
             tstp,
             atsfp,
             tsfp,
@@ -529,6 +591,7 @@ mod tests {
             hw: Some(HwAddr::ethernet([0, 0x11, 0x22, 0x33, 0x44, 0x55])),
             client_id: Some(vec![1, 0, 0x11, 0x22, 0x33, 0x44, 0x55]),
             hostname: Some("printer".into()),
+            ddns: None,
             tstp: 1_700_043_200,
             atsfp: 1_700_043_100,
             tsfp: 1_700_043_000,
@@ -552,6 +615,29 @@ mod tests {
         assert_eq!(&out[6..14], &1_700_000_000u64.to_be_bytes());
         assert_eq!(&out[FIXED_RECORD_LEN..FIXED_RECORD_LEN + 2], &[1, 6]);
         assert!(out.ends_with(b"\x07printer"));
+    }
+
+    #[test]
+    fn ddns_state_round_trips_and_old_records_still_read() {
+        let mut lease = full();
+        let before = encode_changes(std::slice::from_ref(&lease)).unwrap();
+        lease.ddns = Some(LeaseDns {
+            fqdn: "printer.home.".into(),
+            forward: true,
+            reverse: Some("10.2.0.192.in-addr.arpa.".into()),
+            guard_txt: false,
+            guard: vec![0, 1, 1, 9, 9, 9],
+            ttl: 300,
+        });
+        let bytes = encode_changes(std::slice::from_ref(&lease)).unwrap();
+        assert_eq!(bytes[CHANGES_HEADER_LEN + 5] & FLAG_DDNS, FLAG_DDNS);
+        assert_eq!(bytes.len() - CHANGES_HEADER_LEN, record_len(&lease));
+        assert_eq!(decode_changes(&bytes).unwrap(), vec![lease.clone()]);
+        // A record written before the DDNS state existed is the same bytes
+        // as one without it, and reads back without it.
+        lease.ddns = None;
+        assert_eq!(decode_changes(&before).unwrap(), vec![lease]);
+        const { assert!(MAX_RECORD_LEN >= FIXED_RECORD_LEN + 2 + MAX_DDNS_LEN) };
     }
 
     #[test]

@@ -47,6 +47,7 @@ fn lease() -> impl Strategy<Value = Lease> {
             hw: hw.map(|(htype, addr)| HwAddr { htype, addr }),
             client_id,
             hostname,
+            ddns: None,
             tstp: t[3],
             atsfp: t[4],
             tsfp: t[5],

@@ -178,6 +178,7 @@ impl Engine {
         l.atsfp = 0;
         l.start = now;
         l.hostname = None;
+        l.ddns = None;
         self.store(l.clone());
         Some(l)
     }
@@ -292,6 +293,7 @@ impl Engine {
                 l.atsfp = 0;
                 l.start = now;
                 l.hostname = None;
+                l.ddns = None;
                 self.store(l.clone());
                 out.given.push(l);
             }
