@@ -60,6 +60,9 @@ pub struct Server {
     pub control_socket: PathBuf,
     /// BIND-syntax key files to read `key` statements from.
     pub key_files: Vec<PathBuf>,
+    /// The user to run as once started as root (`[server] user`); `None`
+    /// keeps the starting user.
+    pub user: Option<String>,
 }
 
 /// The DNS listener settings.

@@ -41,6 +41,7 @@ struct RawServer {
     control_socket: Option<String>,
     #[serde(default)]
     key_files: Vec<Spanned<String>>,
+    user: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -138,6 +139,16 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
             .iter()
             .map(|s| at.resolve(s.get_ref()))
             .collect(),
+        user: match &raw.server.user {
+            Some(u) => {
+                let t = u.get_ref();
+                if t.is_empty() || t.chars().any(|c| c == ':' || c == '/' || c.is_whitespace()) {
+                    return Err(at.at(u, format!("bad user name {t:?}")));
+                }
+                Some(t.clone())
+            }
+            None => None,
+        },
     };
     let listen = match &raw.dns.listen {
         Some(items) => items

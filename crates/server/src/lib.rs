@@ -19,6 +19,7 @@ pub mod failover;
 pub mod forward;
 pub mod notify;
 pub mod secondary;
+pub mod system;
 pub mod tcp;
 pub mod udp;
 

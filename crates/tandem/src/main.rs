@@ -167,8 +167,20 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
 }
 
 fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
-    let _log = init_logging();
     let config = Config::load(&path)?;
+    // Before any thread exists (the logger's included): capabilities are
+    // per thread, and every later thread copies the reduced set.
+    let dropped = tandem_server::system::drop_privileges(&config)?;
+    let _log = init_logging();
+    match dropped {
+        Some(d) => {
+            tracing::info!("{}", d.line);
+            for cap in d.missing {
+                tracing::warn!("{cap} is not available to this process; see docs/configuration.md ([server] user)");
+            }
+        }
+        None => tracing::info!("{}", tandem_server::system::describe()),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -180,6 +192,7 @@ fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
         tracing::info!("{line}");
         // The readiness line goes to stdout, alone, for supervisors and tests.
         println!("{line}");
+        tandem_server::system::notify_ready();
         server.run_until_signal().await
     })?;
     Ok(ExitCode::SUCCESS)
