@@ -31,7 +31,7 @@ pub use hash::{Hba, HbaTextError, SplitError};
 pub use wire::{
     BindingError, BindingUpdate, DecodeError, DecodeMode, EncodeError, FailoverOption,
     FailoverState, Framer, IpFlags, Message, MessageType, OptionCode, RejectReason, ServerFlags,
-    WireType,
+    TandemExt, WireType,
 };
 
 /// Which side of the relationship a server is (ISC's `primary;` or

@@ -23,7 +23,10 @@ use tandem_dhcp::failover::Policy;
 use tandem_dhcp::{BindingState, Lease};
 
 use crate::hash::Hba;
-use crate::wire::{self as build, lease_from_bndupd, Connect, ConnectAck, TANDEM_VENDOR_CLASS};
+use crate::wire::{
+    self as build, is_tandem_vendor, lease_from_bndupd, Connect, ConnectAck, TandemExt,
+    TANDEM_VENDOR_CLASS,
+};
 use crate::wire::{FailoverState, IpFlags, Message, MessageType, RejectReason, ServerFlags};
 use crate::Role;
 
@@ -193,6 +196,14 @@ pub struct Relationship {
     /// After a restart, every lease the partner may not have (see
     /// [`unacked`]) is sent once on the first link.
     resend_all: bool,
+    /// The partner on this link named tandem's vendor class in its CONNECT
+    /// or CONNECTACK: tandem's extension ([`TandemExt`]) may be sent, and
+    /// is read. Never set for ISC, which therefore never receives it.
+    partner_tandem: bool,
+    /// Our hash of the DHCP configuration both nodes must share.
+    config_hash: Option<u64>,
+    /// The partner's hash was compared on this link.
+    hash_checked: bool,
 }
 
 /// Whether the partner may not know this version of the lease, the rule
@@ -266,7 +277,56 @@ impl Relationship {
             answering: None,
             requested: false,
             resend_all: true,
+            partner_tandem: false,
+            config_hash: None,
+            hash_checked: false,
         }
+    }
+
+    /// Sets the hash of the configuration the two nodes must share (the
+    /// shell computes it from the relationship's pools and options); a
+    /// tandem partner's is compared with it at every connect.
+    pub fn set_config_hash(&mut self, hash: u64) {
+        self.config_hash = Some(hash);
+    }
+
+    /// Whether the partner on the current link is a tandem node.
+    pub fn partner_is_tandem(&self) -> bool {
+        self.partner_tandem && self.link != Link::Down
+    }
+
+    /// Compares a tandem partner's configuration hash with ours, once per
+    /// link.
+    fn check_hash(&mut self, out: &mut Vec<Action>, m: &Message) {
+        if !self.partner_tandem || self.hash_checked {
+            return;
+        }
+        let (Some(ours), Some(theirs)) = (
+            self.config_hash,
+            TandemExt::of(m).and_then(|e| e.config_hash),
+        ) else {
+            return;
+        };
+        self.hash_checked = true;
+        if ours != theirs {
+            self.log(
+                out,
+                true,
+                format!(
+                    "failover peer {}: partner's configuration differs from ours (pools/options)",
+                    self.config.name
+                ),
+            );
+        }
+    }
+
+    /// The extension carrying our configuration hash, for a tandem
+    /// partner.
+    fn hash_ext(&self) -> Option<TandemExt> {
+        (self.partner_tandem && self.config_hash.is_some()).then(|| TandemExt {
+            config_hash: self.config_hash,
+            ..TandemExt::default()
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -415,7 +475,10 @@ impl Relationship {
             (self.my_state, ServerFlags::default())
         };
         let xid = self.xid();
-        let m = build::state(now as u32, xid, state, flags, self.my_stos as u32);
+        let mut m = build::state(now as u32, xid, state, flags, self.my_stos as u32);
+        if let Some(ext) = self.hash_ext() {
+            m = ext.append_to(m);
+        }
         self.send(out, m, now);
     }
 
@@ -637,7 +700,11 @@ impl Relationship {
             sent.state = build::transmit_state(self.config.role, lease.state, reserved);
             let xid = self.xid();
             self.in_flight.insert(xid, (addr, lease.tstp, lease.state));
-            let m = build::bndupd(now as u32, xid, &sent, IpFlags::default());
+            let m = if self.partner_tandem {
+                build::bndupd_tandem(now as u32, xid, &sent, IpFlags::default())
+            } else {
+                build::bndupd(now as u32, xid, &sent, IpFlags::default())
+            };
             self.send(out, m, now);
         }
         if let Some(xid) = self.answering {
@@ -675,6 +742,8 @@ impl Relationship {
             since: now,
             connect_xid: None,
         };
+        self.partner_tandem = false;
+        self.hash_checked = false;
         self.last_rx = now;
         if self.config.role == Role::Primary {
             let xid = self.xid();
@@ -908,7 +977,13 @@ impl Relationship {
             tls_reply: tls,
             reject: reject.map(|(r, t)| (r, Some(t))),
         };
-        let reply = build::connectack(now as u32, m.xid, &ack);
+        let mut reply = build::connectack(now as u32, m.xid, &ack);
+        if reject.is_none() {
+            self.partner_tandem = m.vendor_class_identifier().is_some_and(is_tandem_vendor);
+            if let Some(ext) = self.hash_ext() {
+                reply = ext.append_to(reply);
+            }
+        }
         self.send(out, reply, now);
         if let Some((_, why)) = reject {
             self.log(
@@ -989,6 +1064,8 @@ impl Relationship {
         }
         self.partner_max_unacked = m.max_unacked_bndupd().unwrap_or(1);
         self.partner_receive_timer = m.receive_timer().unwrap_or(self.config.max_response_delay);
+        self.partner_tandem = m.vendor_class_identifier().is_some_and(is_tandem_vendor);
+        self.check_hash(out, &m);
         self.established(out, now, leases);
     }
 
@@ -1028,6 +1105,7 @@ impl Relationship {
         let startup = m
             .server_flags()
             .is_some_and(|f| f.contains(ServerFlags::STARTUP));
+        self.check_hash(out, m);
         let before = self.partner_state;
         self.partner_state = peer;
         self.partner_startup = startup;
@@ -1260,6 +1338,8 @@ impl Relationship {
 
     fn on_bndupd(&mut self, out: &mut Vec<Action>, m: &Message, now: u64, _leases: &dyn Leases) {
         let update = match lease_from_bndupd(m) {
+            // tandem's extension counts only from a tandem partner.
+            Ok(u) if !self.partner_tandem => crate::wire::BindingUpdate { tandem: None, ..u },
             Ok(u) => u,
             Err(e) => {
                 let addr = m.assigned_address().unwrap_or(Ipv4Addr::UNSPECIFIED);

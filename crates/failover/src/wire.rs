@@ -68,10 +68,10 @@ mod build;
 mod framer;
 
 pub use build::{
-    bndack, bndupd, connect, connectack, contact, disconnect, lease_from_bndupd,
-    lease_time_from_wire, lease_time_to_wire, poolreq, poolresp, state, transmit_state, upddone,
-    updreq, updreqall, BindingError, BindingUpdate, Connect, ConnectAck, ISC_NEVER,
-    TANDEM_VENDOR_CLASS,
+    bndack, bndupd, bndupd_tandem, connect, connectack, contact, disconnect, is_tandem_vendor,
+    lease_from_bndupd, lease_time_from_wire, lease_time_to_wire, poolreq, poolresp, state,
+    transmit_state, upddone, updreq, updreqall, BindingError, BindingUpdate, Connect, ConnectAck,
+    TandemExt, ISC_NEVER, TANDEM_VENDOR_CLASS,
 };
 pub use framer::Framer;
 
@@ -404,6 +404,16 @@ pub fn allowed(kind: MessageType, code: OptionCode) -> bool {
     allow_mask(kind) & code.bit() != 0
 }
 
+/// Where [`DecodeMode::Tandem`] also keeps tandem's extension.
+fn tandem_mask(kind: MessageType) -> u32 {
+    match kind {
+        MessageType::BndUpd | MessageType::ConnectAck | MessageType::State => {
+            OptionCode::VendorSpecificOptions.bit()
+        }
+        _ => 0,
+    }
+}
+
 fn allow_mask(kind: MessageType) -> u32 {
     use OptionCode as O;
     let codes: &[OptionCode] = match kind {
@@ -723,6 +733,11 @@ pub enum DecodeMode {
     /// others are dropped unchecked, as ISC drops them. Use this to read
     /// what an ISC peer sends exactly as ISC itself would.
     IscAllowList,
+    /// ISC's allow-list, plus vendor-specific-options (29) in BNDUPD,
+    /// CONNECTACK and STATE, where tandem's extension travels between two
+    /// tandem nodes ([`TandemExt`]). What tandem's shell reads with: an ISC
+    /// peer never sends option 29, so with ISC it is the allow-list.
+    Tandem,
 }
 
 /// Why bytes are not a failover message. Any of these must close the
@@ -878,6 +893,7 @@ impl Message {
         let allow = match mode {
             DecodeMode::KeepAll => u32::MAX,
             DecodeMode::IscAllowList => allow_mask(kind),
+            DecodeMode::Tandem => allow_mask(kind) | tandem_mask(kind),
         };
 
         let mut options = Vec::new();
@@ -908,7 +924,7 @@ impl Message {
                 if pos != end {
                     return Err(DecodeError::DigestNotLast { offset: at });
                 }
-                if mode == DecodeMode::IscAllowList {
+                if mode != DecodeMode::KeepAll {
                     continue; // checked, then discarded
                 }
             }

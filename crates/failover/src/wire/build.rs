@@ -13,7 +13,7 @@
 
 use std::net::Ipv4Addr;
 
-use tandem_dhcp::{BindingState, HwAddr, Lease};
+use tandem_dhcp::{BindingState, HwAddr, Lease, LeaseDns};
 use thiserror::Error;
 
 use super::{FailoverOption as O, FailoverState, IpFlags, Message, MessageType, RejectReason};
@@ -24,6 +24,107 @@ use crate::Role;
 /// What tandem puts in vendor-class-identifier. ISC sends `isc-` and its
 /// version (`isc-4.4.3-P1`) and never looks at the partner's.
 pub const TANDEM_VENDOR_CLASS: &str = concat!("tandem-", env!("CARGO_PKG_VERSION"));
+
+/// Whether a vendor-class-identifier (CONNECT, CONNECTACK) is tandem's.
+pub fn is_tandem_vendor(vendor_class: &[u8]) -> bool {
+    vendor_class.starts_with(b"tandem-")
+}
+
+/// tandem's extension, carried in vendor-specific-options (29) and only
+/// between two tandem nodes: a node adds it once the partner's CONNECT or
+/// CONNECTACK named tandem's vendor class, never before, so an ISC dhcpd
+/// never receives it (ISC would skip option 29 anyway: it is in none of
+/// its allow-lists; the DDNS option 9, which ISC cannot parse, is never
+/// used).
+///
+/// ```text
+/// "tandem" 1            magic and version (7 bytes)
+/// sub-option × n        code u8, length u16, data; unknown codes are skipped
+///   1 host name         UTF-8                              (BNDUPD)
+///   2 DDNS state        tandem_dhcp::LeaseDns::encode      (BNDUPD)
+///   3 config hash       u64                                (CONNECTACK, STATE)
+/// ```
+///
+/// In a BNDUPD the extension's presence means "this is the whole story":
+/// no host name sub-option means the lease has none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TandemExt {
+    pub hostname: Option<String>,
+    pub ddns: Option<LeaseDns>,
+    /// A hash of the DHCP configuration both nodes must share (pools and
+    /// options), to warn of drift at connect.
+    pub config_hash: Option<u64>,
+}
+
+const EXT_MAGIC: &[u8; 7] = b"tandem\x01";
+const EXT_HOSTNAME: u8 = 1;
+const EXT_DDNS: u8 = 2;
+const EXT_CONFIG_HASH: u8 = 3;
+
+impl TandemExt {
+    /// The option's data. A field that does not fit (over 65535 bytes, or
+    /// a DDNS state `LeaseDns::encode` refuses) is left out.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = EXT_MAGIC.to_vec();
+        let mut put = |code: u8, data: &[u8]| {
+            if let Ok(len) = u16::try_from(data.len()) {
+                out.push(code);
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(data);
+            }
+        };
+        if let Some(h) = &self.hostname {
+            put(EXT_HOSTNAME, h.as_bytes());
+        }
+        if let Some(d) = self.ddns.as_ref().and_then(LeaseDns::encode) {
+            put(EXT_DDNS, &d);
+        }
+        if let Some(h) = self.config_hash {
+            put(EXT_CONFIG_HASH, &h.to_be_bytes());
+        }
+        out
+    }
+
+    /// Reads [`TandemExt::encode`]'s bytes; `None` for anything else (a
+    /// vendor-specific-options of another vendor, or damaged).
+    pub fn decode(b: &[u8]) -> Option<TandemExt> {
+        let mut rest = b.strip_prefix(EXT_MAGIC.as_slice())?;
+        let mut ext = TandemExt::default();
+        while !rest.is_empty() {
+            let (&[code, hi, lo], r) = rest.split_first_chunk::<3>()?;
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            if r.len() < len {
+                return None;
+            }
+            let (data, r) = r.split_at(len);
+            rest = r;
+            match code {
+                EXT_HOSTNAME => ext.hostname = Some(String::from_utf8(data.to_vec()).ok()?),
+                EXT_DDNS => ext.ddns = Some(LeaseDns::decode(data).ok()?),
+                EXT_CONFIG_HASH => {
+                    ext.config_hash = Some(u64::from_be_bytes(data.try_into().ok()?))
+                }
+                _ => {}
+            }
+        }
+        Some(ext)
+    }
+
+    /// The extension a message carries, if it carries tandem's.
+    pub fn of(m: &Message) -> Option<TandemExt> {
+        m.options.iter().find_map(|o| match o {
+            O::VendorSpecificOptions(v) => TandemExt::decode(v),
+            _ => None,
+        })
+    }
+
+    /// `m` with the extension appended as vendor-specific-options. Only
+    /// for a partner known to be tandem.
+    pub fn append_to(&self, mut m: Message) -> Message {
+        m.options.push(O::VendorSpecificOptions(self.encode()));
+        m
+    }
+}
 
 /// ISC's `MAX_TIME` (2038-01-19): the lease time dhcpd keeps, sends and
 /// prints as `never` for a lease that does not end.
@@ -185,7 +286,8 @@ pub fn transmit_state(role: Role, state: BindingState, reserved: bool) -> Bindin
 ///
 /// Never the DDNS option, nor client request/reply options: ISC leaves those
 /// out too, and it cannot parse a DDNS option at all (dhcp-anchors.md
-/// §1.11). So the host name does not travel.
+/// §1.11). So the host name does not travel to ISC; to a tandem partner
+/// it does, with [`bndupd_tandem`].
 pub fn bndupd(time: u32, xid: u32, lease: &Lease, flags: IpFlags) -> Message {
     let mut m = Message::new(MessageType::BndUpd, time, xid)
         .with(O::AssignedIpAddress(lease.addr))
@@ -213,6 +315,17 @@ pub fn bndupd(time: u32, xid: u32, lease: &Lease, flags: IpFlags) -> Message {
         m.options.push(O::IpFlags(flags.0));
     }
     m
+}
+
+/// A BNDUPD for a tandem partner: [`bndupd`] plus tandem's extension
+/// with the lease's host name and DDNS state. Never for ISC.
+pub fn bndupd_tandem(time: u32, xid: u32, lease: &Lease, flags: IpFlags) -> Message {
+    let ext = TandemExt {
+        hostname: lease.hostname.clone(),
+        ddns: lease.ddns.clone(),
+        config_hash: None,
+    };
+    ext.append_to(bndupd(time, xid, lease, flags))
 }
 
 /// BNDACK, as `dhcp_failover_send_bind_ack`: assigned-IP-address only, plus
@@ -290,6 +403,9 @@ pub struct BindingUpdate {
     pub cltt: Option<u64>,
     /// ISC: "flags may only not appear if the values are zero".
     pub ip_flags: IpFlags,
+    /// tandem's extension (host name and DDNS state), when the update
+    /// carries it; the state machine keeps it only from a tandem partner.
+    pub tandem: Option<TandemExt>,
 }
 
 /// Why a BNDUPD cannot be taken as a binding. [`BindingError::reject_reason`]
@@ -385,6 +501,7 @@ pub fn lease_from_bndupd(m: &Message) -> Result<BindingUpdate, BindingError> {
         potential_expiry: m.potential_expiration_time().map(lease_time_from_wire),
         cltt: m.cltt().map(lease_time_from_wire),
         ip_flags: m.ip_flags().unwrap_or_default(),
+        tandem: TandemExt::of(m),
     })
 }
 
@@ -402,9 +519,10 @@ impl BindingUpdate {
     ///   with it, as ISC sets both) are taken when present;
     /// - CLTT is *not* taken: ISC keeps its own and uses the update's only
     ///   to settle dueling updates;
-    /// - an ACTIVE update for another client drops the host name, which
-    ///   belonged to the previous client (where ISC removes that client's
-    ///   DNS records).
+    /// - an ACTIVE update for another client drops the host name and DDNS
+    ///   state, which belonged to the previous client (where ISC removes
+    ///   that client's DNS records);
+    /// - tandem's extension, when present, sets both (see [`TandemExt`]).
     ///
     /// The state becomes the update's. ISC then moves an accepted EXPIRED,
     /// RELEASED or RESET on to FREE: that, and every permission check, is
@@ -430,8 +548,15 @@ impl BindingUpdate {
             }
             None => {}
         }
-        if self.state == BindingState::Active && (l.hw.clone(), l.client_id.clone()) != before {
+        if let Some(ext) = &self.tandem {
+            // A tandem partner says what the lease's name and DNS state are.
+            l.hostname = ext.hostname.clone();
+            l.ddns = ext.ddns.clone();
+        } else if self.state == BindingState::Active
+            && (l.hw.clone(), l.client_id.clone()) != before
+        {
             l.hostname = None;
+            l.ddns = None;
         }
         if let Some(t) = self.start {
             l.start = t;
