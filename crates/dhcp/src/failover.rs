@@ -462,3 +462,86 @@ impl fmt::Display for Hba {
         Ok(())
     }
 }
+
+/// A hash of what the two servers of relationship `peer` must configure
+/// alike: each of its pools (subnet, ranges, exclusions) with the options
+/// and lease times a client of the pool gets (global, subnet and pool
+/// levels), in a fixed byte form (FNV-1a, 64 bits), whatever the order of
+/// the subnets and pools in the file. Two tandem partners
+/// exchange it at connect and warn when it differs. Left out on purpose:
+/// the relationship's own addresses, role and timers (which differ by
+/// design), interfaces, reservations and classes.
+pub fn shared_config_hash(config: &crate::DhcpConfig, peer: usize) -> u64 {
+    struct Fnv(u64);
+    impl Fnv {
+        fn put(&mut self, b: &[u8]) {
+            for &x in b {
+                self.0 ^= u64::from(x);
+                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        fn tagged(&mut self, tag: u8, b: &[u8]) {
+            self.put(&[tag]);
+            self.put(&(b.len() as u32).to_be_bytes());
+            self.put(b);
+        }
+    }
+    fn options(h: &mut Fnv, tag: u8, o: &crate::config::OptionSet) {
+        let mut items: Vec<(u8, &[u8])> = o.iter().collect();
+        items.sort();
+        for (code, v) in items {
+            h.tagged(tag, &[code]);
+            h.tagged(tag, v);
+        }
+    }
+    fn times(h: &mut Fnv, tag: u8, t: &crate::config::TimesOverride) {
+        for v in [t.default, t.min, t.max] {
+            h.tagged(
+                tag,
+                &v.map_or([0xff; 5], |x| {
+                    let b = x.to_be_bytes();
+                    [1, b[0], b[1], b[2], b[3]]
+                }),
+            );
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let Some(f) = config.failover.get(peer) else {
+        return h.0;
+    };
+    let t = &config.times;
+    for v in [t.default, t.min, t.max] {
+        h.tagged(1, &v.to_be_bytes());
+    }
+    options(&mut h, 2, &config.options);
+    // Each pool on its own, then sorted: the order in the file is no
+    // difference.
+    let mut each = Vec::new();
+    for &(si, pi) in &f.pools {
+        let Some(s) = config.subnets.get(si) else {
+            continue;
+        };
+        let Some(p) = s.pools.get(pi) else { continue };
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        h.tagged(3, &s.network.octets());
+        h.tagged(3, &[s.prefix]);
+        options(&mut h, 4, &s.options);
+        times(&mut h, 5, &s.times);
+        for r in &p.ranges {
+            h.tagged(6, &r.first.octets());
+            h.tagged(6, &r.last.octets());
+        }
+        for r in &p.exclude {
+            h.tagged(7, &r.first.octets());
+            h.tagged(7, &r.last.octets());
+        }
+        options(&mut h, 8, &p.options);
+        times(&mut h, 9, &p.times);
+        each.push(h.0);
+    }
+    each.sort_unstable();
+    for x in each {
+        h.put(&x.to_be_bytes());
+    }
+    h.0
+}

@@ -47,8 +47,11 @@ use tandem_ddns::fqdn::ClientFqdn;
 use tandem_ddns::record::{
     decode_checkpoint, encode_checkpoint, Owner, Record, Replayed, KIND_CHECKPOINT, KIND_RECORD,
 };
-use tandem_ddns::{plan, Answer, Binding, DdnsConfig, Facts, Job, Part, Published};
-use tandem_dhcp::{DhcpConfig, Lease, Outcome, Reply};
+use tandem_ddns::{
+    plan, Answer, Binding, DdnsConfig, Facts, Guard, GuardKind, Job, Part, Published,
+};
+use tandem_dhcp::failover::Service;
+use tandem_dhcp::{BindingState, DhcpConfig, Engine, Lease, LeaseDns, Outcome, Reply};
 use tandem_dhcp_wire::{code, MessageType, Packet};
 use tandem_dns_wire::tsig::{self, Key};
 use tandem_dns_wire::{Message, Name, Rcode};
@@ -117,6 +120,9 @@ struct Inner {
     counters: Counters,
     /// Journal length after the last compaction.
     compacted: AtomicU64,
+    /// Failover partners' leases that ended here in partner-down before
+    /// their names may go (see [`DdnsService::tick`]): when, and the lease.
+    deferred: Mutex<Vec<(u64, Lease)>>,
 }
 
 /// The running DDNS client.
@@ -227,6 +233,7 @@ impl DdnsService {
                 stop: AtomicBool::new(false),
                 counters: Counters::default(),
                 compacted: AtomicU64::new(compacted),
+                deferred: Mutex::new(Vec::new()),
             }),
             threads: Mutex::new(Vec::new()),
         })
@@ -313,7 +320,19 @@ impl DdnsService {
 
     /// Decides the records of every lease `out` changes, and answers the
     /// request's option 81 in the reply. Runs under the engine lock.
-    pub fn prepare(&self, req: &Packet, out: &mut Outcome, now: u64) -> Option<Pending> {
+    ///
+    /// Each active lease's records are also written into the lease
+    /// ([`Lease::ddns`]), so that they are stored with it and, in a
+    /// failover pool, travel to a tandem partner with its binding update:
+    /// the shell copies them into the engine's table
+    /// ([`Engine::set_lease_ddns`]) before the commit.
+    pub fn prepare(
+        &self,
+        req: &Packet,
+        out: &mut Outcome,
+        engine: &Engine,
+        now: u64,
+    ) -> Option<Pending> {
         let inner = &self.inner;
         let fqdn = req
             .options
@@ -333,9 +352,9 @@ impl DdnsService {
             return None;
         }
         let mut wants = Vec::with_capacity(out.changes.len());
-        for l in &out.changes {
+        for l in out.changes.iter_mut() {
             if !l.is_active_at(now) {
-                wants.push((l.addr, None, None, inner.derive_any(l, now)));
+                wants.push((l.addr, None, None, inner.ended(l, engine, now)));
                 continue;
             }
             let acked = out.reply.as_ref().filter(|r| {
@@ -357,6 +376,7 @@ impl DdnsService {
                     set_fqdn(r, v);
                 }
             }
+            l.ddns = p.binding.as_ref().map(lease_dns);
             wants.push((l.addr, Some(owner_of(l)), p.binding, None));
         }
         Some(Pending {
@@ -366,7 +386,7 @@ impl DdnsService {
     }
 
     /// The wants of lease changes no request made (expiry, conflicts).
-    pub fn changes(&self, changes: &[Lease], now: u64) -> Option<Pending> {
+    pub fn changes(&self, changes: &[Lease], engine: &Engine, now: u64) -> Option<Pending> {
         if changes.is_empty() {
             return None;
         }
@@ -376,7 +396,7 @@ impl DdnsService {
                 if l.is_active_at(now) {
                     (l.addr, Some(owner_of(l)), self.inner.derive(l, now), None)
                 } else {
-                    (l.addr, None, None, self.inner.derive_any(l, now))
+                    (l.addr, None, None, self.inner.ended(l, engine, now))
                 }
             })
             .collect();
@@ -384,6 +404,41 @@ impl DdnsService {
             inner: self.inner.clone(),
             wants,
         })
+    }
+
+    /// Withdraws the names of failover partners' leases whose wait is over
+    /// (see `Inner::ended`), if each address still holds the lease that
+    /// ended and the relationship is still in partner-down. Called once a
+    /// second with the engine locked.
+    pub fn tick(&self, engine: &Engine, now: u64) {
+        let due: Vec<Lease> = {
+            let mut d = lock(&self.inner.deferred);
+            if d.is_empty() {
+                return;
+            }
+            let (due, later): (Vec<_>, Vec<_>) = d.drain(..).partition(|(t, _)| *t <= now);
+            *d = later;
+            due.into_iter().map(|(_, l)| l).collect()
+        };
+        let mut wants = Vec::new();
+        for l in due {
+            let same = engine
+                .lease(l.addr)
+                .is_some_and(|c| c.start == l.start && c.hw == l.hw && !c.is_active_at(now));
+            if !same {
+                continue;
+            }
+            if let Some(b) = self.inner.ended(&l, engine, now) {
+                wants.push((l.addr, None, None, Some(b)));
+            }
+        }
+        if !wants.is_empty() {
+            Pending {
+                inner: self.inner.clone(),
+                wants,
+            }
+            .committed();
+        }
     }
 
     /// One status line.
@@ -439,6 +494,41 @@ fn set_fqdn(r: &mut Reply, value: Vec<u8>) {
     if let Some(v) = rai {
         r.packet.options.set(code::RELAY_AGENT_INFO, v);
     }
+}
+
+/// A binding as the lease keeps it ([`Lease::ddns`]).
+fn lease_dns(b: &Binding) -> LeaseDns {
+    LeaseDns {
+        fqdn: b.fqdn.to_string(),
+        forward: b.forward,
+        reverse: b.reverse.as_ref().map(|n| n.to_string()),
+        guard_txt: b.guard.kind == GuardKind::Txt,
+        guard: b.guard.rdata.clone(),
+        ttl: b.ttl,
+    }
+}
+
+/// The binding a lease's [`Lease::ddns`] describes (from this node or its
+/// tandem partner); `None` if a name does not parse.
+fn binding_of(l: &Lease, d: &LeaseDns) -> Option<Binding> {
+    Some(Binding {
+        addr: l.addr,
+        fqdn: d.fqdn.parse().ok()?,
+        forward: d.forward,
+        reverse: match &d.reverse {
+            Some(r) => Some(r.parse().ok()?),
+            None => None,
+        },
+        guard: Guard {
+            kind: if d.guard_txt {
+                GuardKind::Txt
+            } else {
+                GuardKind::Dhcid
+            },
+            rdata: d.guard.clone(),
+        },
+        ttl: d.ttl,
+    })
 }
 
 /// The lease's client, as the want's owner.
@@ -515,14 +605,57 @@ impl Inner {
     }
 
     /// The records a lease had while it was active (for one that ended),
-    /// to withdraw should another server have published them. Not for a
-    /// failover pool: there the partner may have renewed the lease before
-    /// its binding update arrives, and its live records carry the same
-    /// DHCID (which node withdraws a pool's names after a failover is the
-    /// failover integration's to decide).
-    fn derive_any(&self, l: &Lease, now: u64) -> Option<Binding> {
-        if tandem_dhcp::failover::relationship_of(&self.dhcp, l.addr).is_some() {
-            return None;
+    /// to withdraw should another server have published them (they are
+    /// withdrawn only if nothing of the address is known here, and under
+    /// the guard: see `Published::presumed`).
+    ///
+    /// In a failover pool each lease is published by the node that
+    /// committed it, and withdrawn by it; the other node withdraws a
+    /// lease's names only as the survivor, when it is sure the partner
+    /// cannot be holding the lease for the client any more:
+    ///
+    /// - the client released or declined the address here, in
+    ///   communications-interrupted or partner-down: the client itself
+    ///   said it is done;
+    /// - the lease expired here in partner-down, once the partner cannot
+    ///   have extended it: past the potential expiry it told us (`tsfp`)
+    ///   and past the start of partner-down plus the MCLT (a lease the
+    ///   partner gave before it went silent ends by then). A lease that
+    ///   ends earlier is deferred to that time ([`DdnsService::tick`]).
+    ///
+    /// Never in normal operation, nor for an expiry in
+    /// communications-interrupted: the partner may be alive and may have
+    /// renewed the client, and its records carry the same DHCID.
+    ///
+    /// The records are the ones the partner sent with the lease (a tandem
+    /// partner's [`Lease::ddns`]), else derived from the lease's host name
+    /// with this node's settings; with neither (an ISC partner), none.
+    fn ended(&self, l: &Lease, engine: &Engine, now: u64) -> Option<Binding> {
+        let Some(peer) = tandem_dhcp::failover::relationship_of(&self.dhcp, l.addr) else {
+            let mut active = l.clone();
+            active.end = active.end.max(now + 1);
+            return self.derive(&active, now);
+        };
+        let service = engine.failover_policy(peer).map(|p| p.service);
+        let by_client = matches!(l.state, BindingState::Released | BindingState::Abandoned);
+        match service {
+            Some(Service::Alone) if by_client => {}
+            Some(Service::PartnerDown { .. }) if by_client => {}
+            Some(Service::PartnerDown { since }) if l.state == BindingState::Expired => {
+                let safe = l.end.max(l.tsfp).max(since);
+                if now < safe {
+                    lock(&self.deferred).push((safe, l.clone()));
+                    tracing::debug!(
+                        "DDNS: {} expired in partner-down; its names wait until {safe}, when the partner cannot hold it",
+                        l.addr
+                    );
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+        if let Some(b) = l.ddns.as_ref().and_then(|d| binding_of(l, d)) {
+            return Some(b);
         }
         let mut active = l.clone();
         active.end = active.end.max(now + 1);

@@ -337,7 +337,16 @@ fn process(ctx: &Arc<Ctx>, link: &Arc<Link>, packet: Packet, after_probe: bool) 
     let ddns = ctx
         .ddns
         .as_ref()
-        .and_then(|d| d.prepare(&packet, &mut out, unix_now()));
+        .and_then(|d| d.prepare(&packet, &mut out, &engine, unix_now()));
+    // The records DDNS decided go with the lease (into the store, and to
+    // a tandem failover partner).
+    if ctx.ddns.is_some() {
+        for l in &out.changes {
+            if l.is_active_at(unix_now()) {
+                engine.set_lease_ddns(l.addr, l.start, l.ddns.clone());
+            }
+        }
+    }
     // The request was logged on its first pass, before the probe.
     let skip = usize::from(after_probe && !out.log.is_empty());
     log(&out.log[skip..]);
@@ -415,20 +424,20 @@ fn probe(ctx: Arc<Ctx>, link: Arc<Link>, packet: Packet, ip: Ipv4Addr) {
     {
         let mut engine = lock(&ctx.engine);
         let changes = engine.probe_result(ip, in_use, unix_now());
-        commit_logged(&ctx, changes, "the conflict");
+        commit_logged(&ctx, &engine, changes, "the conflict");
     }
     process(&ctx, &link, packet, true);
 }
 
 /// Queues changes no reply waits for; a failure is logged.
-fn commit_logged(ctx: &Ctx, changes: Vec<Lease>, what: &'static str) {
+fn commit_logged(ctx: &Ctx, engine: &Engine, changes: Vec<Lease>, what: &'static str) {
     if changes.is_empty() {
         return;
     }
     let ddns = ctx
         .ddns
         .as_ref()
-        .and_then(|d| d.changes(&changes, unix_now()));
+        .and_then(|d| d.changes(&changes, engine, unix_now()));
     let seen = ctx.watched(&changes);
     ctx.store.commit(
         changes,
@@ -500,7 +509,10 @@ fn timer(ctx: Arc<Ctx>) {
             let mut engine = lock(&ctx.engine);
             let (changes, lines) = engine.tick(unix_now());
             log(&lines);
-            commit_logged(&ctx, changes, "expiries");
+            commit_logged(&ctx, &engine, changes, "expiries");
+            if let Some(d) = &ctx.ddns {
+                d.tick(&engine, unix_now());
+            }
         }
         if last_compact.elapsed() > Duration::from_secs(30) {
             last_compact = Instant::now();

@@ -174,7 +174,14 @@ impl Failover {
                 idx,
                 ctx: ctx.clone(),
                 handle: handle.clone(),
-                rel: Relationship::new(machine_config(peer), saved, crate::unix_now()),
+                rel: {
+                    let mut rel = Relationship::new(machine_config(peer), saved, crate::unix_now());
+                    rel.set_config_hash(tandem_dhcp::failover::shared_config_hash(
+                        &ctx.config,
+                        idx,
+                    ));
+                    rel
+                },
                 rx,
                 tx: tx.clone(),
                 file,
@@ -874,7 +881,9 @@ fn probe_partner(peer: Ipv4Addr, interfaces: &[String]) -> (Option<bool>, String
 }
 
 fn read_loop(mut stream: TcpStream, id: u64, tx: Sender<Input>) {
-    let mut framer = Framer::new(DecodeMode::IscAllowList);
+    // ISC's allow-list, plus tandem's extension (read only from a tandem
+    // partner, which alone sends it).
+    let mut framer = Framer::new(DecodeMode::Tandem);
     let mut buf = vec![0u8; 4096];
     let why = loop {
         let n = match stream.read(&mut buf) {
