@@ -442,13 +442,13 @@ fn the_shared_config_hash_sees_pools_and_options_not_the_file_order() {
     assert_eq!(h, shared_config_hash(&base.clone(), 0));
     let mut other = base.clone();
     other.subnets[0].pools[0].ranges[0].last =
-        std::net::Ipv4Addr::from(u32::from(other.subnets[0].pools[0].ranges[0].last) - 1);
+        Ipv4Addr::from(u32::from(other.subnets[0].pools[0].ranges[0].last) - 1);
     assert_ne!(h, shared_config_hash(&other, 0));
     let mut opts = base.clone();
     opts.subnets[0].options.set(6, vec![192, 168, 0, 1]);
     assert_ne!(h, shared_config_hash(&opts, 0));
     // The relationship's own addresses are not part of it.
     let mut addr = base.clone();
-    addr.failover[0].address = std::net::Ipv4Addr::new(10, 9, 9, 9);
+    addr.failover[0].address = Ipv4Addr::new(10, 9, 9, 9);
     assert_eq!(h, shared_config_hash(&addr, 0));
 }
