@@ -276,20 +276,43 @@ impl Ord for Name {
     /// RFC 4034 §6.1 canonical order: compare label by label from the
     /// right, each label as lower-cased octets.
     fn cmp(&self, other: &Self) -> Ordering {
-        let a: Vec<&[u8]> = self.labels().collect();
-        let b: Vec<&[u8]> = other.labels().collect();
-        for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-            let ord = x
+        // Zones sort and search by this on every insert and lookup: the
+        // label positions go on the stack, not into a Vec (a name has at
+        // most 127 labels in its 255 bytes).
+        let mut a = [0u8; 128];
+        let mut b = [0u8; 128];
+        let na = label_starts(&self.0, &mut a);
+        let nb = label_starts(&other.0, &mut b);
+        for (&x, &y) in a[..na].iter().rev().zip(b[..nb].iter().rev()) {
+            let lx = &self.0[x as usize + 1..][..self.0[x as usize] as usize];
+            let ly = &other.0[y as usize + 1..][..other.0[y as usize] as usize];
+            let ord = lx
                 .iter()
                 .map(u8::to_ascii_lowercase)
-                .cmp(y.iter().map(u8::to_ascii_lowercase));
+                .cmp(ly.iter().map(u8::to_ascii_lowercase));
             if ord != Ordering::Equal {
                 return ord;
             }
         }
-        a.len().cmp(&b.len())
+        na.cmp(&nb)
     }
 }
+/// Where each label of a checked wire name starts (its length octet),
+/// left to right; returns how many labels there are.
+fn label_starts(wire: &[u8], out: &mut [u8; 128]) -> usize {
+    let mut n = 0;
+    let mut p = 0;
+    while let Some(&len) = wire.get(p) {
+        if len == 0 || n == out.len() {
+            break;
+        }
+        out[n] = p as u8;
+        n += 1;
+        p += 1 + len as usize;
+    }
+    n
+}
+
 impl PartialOrd for Name {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -450,6 +473,32 @@ mod tests {
         ];
         for w in ordered.windows(2) {
             assert!(n(w[0]) < n(w[1]), "{} < {}", w[0], w[1]);
+        }
+    }
+
+    proptest::proptest! {
+        /// The stack-based comparison orders as the plain definition:
+        /// labels from the right, lower-cased, then the label count.
+        #[test]
+        fn order_is_rfc4034_canonical(
+            a in proptest::collection::vec("[a-cA-C\\-*]{0,3}", 0..6),
+            b in proptest::collection::vec("[a-cA-C\\-*]{0,3}", 0..6),
+        ) {
+            let name = |ls: &[String]| -> Option<Name> {
+                let ls: Vec<&String> = ls.iter().filter(|l| !l.is_empty()).collect();
+                let text: String = ls.iter().map(|l| format!("{l}.")).collect();
+                if text.is_empty() { Some(Name::root()) } else { text.parse().ok() }
+            };
+            let (Some(x), Some(y)) = (name(&a), name(&b)) else { return Ok(()) };
+            let lx: Vec<Vec<u8>> = x.labels().map(|l| l.to_ascii_lowercase()).collect();
+            let ly: Vec<Vec<u8>> = y.labels().map(|l| l.to_ascii_lowercase()).collect();
+            let mut want = std::cmp::Ordering::Equal;
+            for (p, q) in lx.iter().rev().zip(ly.iter().rev()) {
+                want = p.cmp(q);
+                if want != std::cmp::Ordering::Equal { break; }
+            }
+            if want == std::cmp::Ordering::Equal { want = lx.len().cmp(&ly.len()); }
+            proptest::prop_assert_eq!(x.cmp(&y), want);
         }
     }
 
