@@ -492,12 +492,12 @@ mod tests {
             let (Some(x), Some(y)) = (name(&a), name(&b)) else { return Ok(()) };
             let lx: Vec<Vec<u8>> = x.labels().map(|l| l.to_ascii_lowercase()).collect();
             let ly: Vec<Vec<u8>> = y.labels().map(|l| l.to_ascii_lowercase()).collect();
-            let mut want = std::cmp::Ordering::Equal;
+            let mut want = Ordering::Equal;
             for (p, q) in lx.iter().rev().zip(ly.iter().rev()) {
                 want = p.cmp(q);
-                if want != std::cmp::Ordering::Equal { break; }
+                if want != Ordering::Equal { break; }
             }
-            if want == std::cmp::Ordering::Equal { want = lx.len().cmp(&ly.len()); }
+            if want == Ordering::Equal { want = lx.len().cmp(&ly.len()); }
             proptest::prop_assert_eq!(x.cmp(&y), want);
         }
     }
