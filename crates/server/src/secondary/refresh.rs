@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tandem_dns::secondary::{Copy, Refresher, Step, Timers};
+use tandem_dns::secondary::{Copy, Reason, Refresher, Step, Timers};
 use tandem_dns::xfrin::{self, Kind, Transfer};
 use tandem_dns_wire::rdata::Soa;
 use tandem_dns_wire::tsig::Key;
@@ -132,7 +132,7 @@ async fn run(
                 Step::Transfer(reason) => {
                     tracing::debug!("zone {}: refreshing ({reason})", s.zone);
                     let started = Instant::now();
-                    match transfer(&s).await {
+                    match transfer(&s, reason).await {
                         Ok((serial, soa)) => {
                             let now = crate::unix_now();
                             match timers(&soa) {
@@ -147,7 +147,7 @@ async fn run(
                             let _ = s.forwarder.send(forward::Job::Transferred(started));
                         }
                         Err(e) => {
-                            tracing::warn!("zone {}: refresh failed: {e}", s.zone);
+                            tracing::warn!("zone {}: refresh ({reason}) failed: {e}", s.zone);
                             r.on_failure(crate::unix_now());
                             set(&|d| d.failed = Some(e.clone()));
                         }
@@ -184,12 +184,12 @@ async fn run(
 /// One refresh: IXFR (falling back to AXFR when the increment does not
 /// apply) from the first primary that answers. Returns the serial now
 /// served and its SOA.
-async fn transfer(s: &Setup) -> Result<(u32, Record), String> {
+async fn transfer(s: &Setup, reason: Reason) -> Result<(u32, Record), String> {
     let mut last = String::from("no primary configured");
     for p in &s.primaries {
         let mut kind = Kind::Ixfr;
         loop {
-            match transfer_from(s, *p, kind).await {
+            match transfer_from(s, *p, kind, reason).await {
                 Ok(v) => return Ok(v),
                 Err(TransferError::Apply(e)) if kind == Kind::Ixfr => {
                     tracing::warn!(
@@ -219,6 +219,7 @@ async fn transfer_from(
     s: &Setup,
     primary: SocketAddr,
     kind: Kind,
+    reason: Reason,
 ) -> Result<(u32, Record), TransferError> {
     let started = Instant::now();
     let current = s.store.secondary_copy(&s.zone).map(|(_, soa, _)| soa);
@@ -277,10 +278,13 @@ async fn transfer_from(
             .map_err(|e| TransferError::Apply(e.to_string()))?;
     let ms = started.elapsed().as_millis();
     if up_to_date {
-        tracing::debug!("zone {}/IN: {asked} from {primary}: {what}", s.zone);
+        tracing::debug!(
+            "zone {}/IN: {asked} from {primary} ({reason}): {what}",
+            s.zone
+        );
     } else {
         tracing::info!(
-            "zone {}/IN: transferred serial {serial} from {primary} by {asked}: {what} in {messages} message(s), {records} answer records, {ms} ms",
+            "zone {}/IN: transferred serial {serial} from {primary} by {asked} ({reason}): {what} in {messages} message(s), {records} answer records, {ms} ms",
             s.zone
         );
     }
