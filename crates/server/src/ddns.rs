@@ -123,6 +123,11 @@ struct Inner {
     /// Failover partners' leases that ended here in partner-down before
     /// their names may go (see [`DdnsService::tick`]): when, and the lease.
     deferred: Mutex<Vec<(u64, Lease)>>,
+    /// Partners' leases whose names are not known here (an ISC partner
+    /// sends none): their PTR is to be read from DNS.
+    to_look_up: Mutex<Vec<Lease>>,
+    /// What those look-ups found: the lease and the records to withdraw.
+    looked_up: Mutex<Vec<(Lease, Binding)>>,
 }
 
 /// The running DDNS client.
@@ -234,6 +239,8 @@ impl DdnsService {
                 counters: Counters::default(),
                 compacted: AtomicU64::new(compacted),
                 deferred: Mutex::new(Vec::new()),
+                to_look_up: Mutex::new(Vec::new()),
+                looked_up: Mutex::new(Vec::new()),
             }),
             threads: Mutex::new(Vec::new()),
         })
@@ -410,25 +417,53 @@ impl DdnsService {
     /// (see `Inner::ended`), if each address still holds the lease that
     /// ended and the relationship is still in partner-down. Called once a
     /// second with the engine locked.
+    ///
+    /// Also starts the DNS look-ups `Inner::ended` asked for (on a thread
+    /// of their own, never under the engine lock), and withdraws what the
+    /// finished ones found, under the same check.
     pub fn tick(&self, engine: &Engine, now: u64) {
+        let lookups = std::mem::take(&mut *lock(&self.inner.to_look_up));
+        if !lookups.is_empty() {
+            let inner = self.inner.clone();
+            let spawned = std::thread::Builder::new()
+                .name("ddns-lookup".into())
+                .spawn(move || {
+                    for l in lookups {
+                        if let Some(b) = inner.look_up(&l) {
+                            lock(&inner.looked_up).push((l, b));
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!("DDNS: cannot start a DNS look-up: {e}");
+            }
+        }
         let due: Vec<Lease> = {
             let mut d = lock(&self.inner.deferred);
-            if d.is_empty() {
-                return;
-            }
             let (due, later): (Vec<_>, Vec<_>) = d.drain(..).partition(|(t, _)| *t <= now);
             *d = later;
             due.into_iter().map(|(_, l)| l).collect()
         };
+        let found = std::mem::take(&mut *lock(&self.inner.looked_up));
+        if due.is_empty() && found.is_empty() {
+            return;
+        }
+        let same = |l: &Lease| {
+            engine
+                .lease(l.addr)
+                .is_some_and(|c| c.start == l.start && c.hw == l.hw && !c.is_active_at(now))
+        };
         let mut wants = Vec::new();
         for l in due {
-            let same = engine
-                .lease(l.addr)
-                .is_some_and(|c| c.start == l.start && c.hw == l.hw && !c.is_active_at(now));
-            if !same {
+            if !same(&l) {
                 continue;
             }
             if let Some(b) = self.inner.ended(&l, engine, now) {
+                wants.push((l.addr, None, None, Some(b)));
+            }
+        }
+        for (l, b) in found {
+            if same(&l) {
                 wants.push((l.addr, None, None, Some(b)));
             }
         }
@@ -657,9 +692,89 @@ impl Inner {
         if let Some(b) = l.ddns.as_ref().and_then(|d| binding_of(l, d)) {
             return Some(b);
         }
+        if l.hostname.is_none() {
+            // An ISC partner sends no name: read it back from the PTR in
+            // DNS (see `look_up`), then withdraw from `tick`.
+            if self.cfg.updates && self.cfg.forward_updates {
+                lock(&self.to_look_up).push(l.clone());
+            }
+            return None;
+        }
         let mut active = l.clone();
         active.end = active.end.max(now + 1);
         self.derive(&active, now)
+    }
+
+    /// The records a partner that sends no names (ISC dhcpd) published for
+    /// a lease, as far as DNS shows them: the PTR of the address names the
+    /// forward name; the guard is the one this node's style computes for
+    /// the lease's client and that name (dhcpd's DHCID, or its interim TXT,
+    /// byte for byte). The withdrawal is then the presumed one, guarded:
+    /// the A record goes only if that guard stands beside it (RFC 4703: a
+    /// name another client holds is not touched), and the PTR only if the
+    /// guarded A record was there. A plain query, to the reverse zone's
+    /// servers in order.
+    fn look_up(&self, l: &Lease) -> Option<Binding> {
+        let rev = tandem_ddns::names::reverse_name(l.addr, &self.cfg.rev_domain)?;
+        let zone = self.cfg.zone_for(&rev)?;
+        let id = random_id();
+        let query = Message {
+            header: tandem_dns_wire::Header {
+                id,
+                ..Default::default()
+            },
+            questions: vec![tandem_dns_wire::Question {
+                name: rev.clone(),
+                qtype: tandem_dns_wire::Rtype::PTR,
+                qclass: tandem_dns_wire::Class::IN,
+            }],
+            ..Default::default()
+        }
+        .to_wire();
+        let mut target = None;
+        for server in zone.servers() {
+            let answer = match udp_exchange(*server, &query, id, self.cfg.timeout) {
+                Ok(Some(a)) => a,
+                Ok(None) => match tcp_exchange(*server, &query, id, self.cfg.timeout) {
+                    Ok(a) => a,
+                    Err(_) => continue,
+                },
+                Err(_) => continue,
+            };
+            let Ok(m) = Message::parse(&answer) else {
+                continue;
+            };
+            if !matches!(m.header.rcode, Rcode::NOERROR | Rcode::NXDOMAIN) {
+                continue;
+            }
+            target = m
+                .answers
+                .iter()
+                .filter(|r| r.rtype == tandem_dns_wire::Rtype::PTR && r.owner == rev)
+                .find_map(|r| Name::from_wire(r.rdata.clone()).ok());
+            break;
+        }
+        let fqdn = target?.to_lowercase();
+        let id = tandem_ddns::Identity::of(
+            l.client_id.as_deref(),
+            l.hw.as_ref().map(|h| (h.htype, h.addr.as_slice())),
+        )?;
+        let guard = match self.cfg.style {
+            tandem_ddns::Style::Standard => Guard::dhcid(&id, &fqdn),
+            tandem_ddns::Style::Interim => Guard::interim(&id),
+        };
+        tracing::info!(
+            "DDNS: {} ended here and its partner sent no name; DNS says {fqdn}: withdrawing it if {fqdn} is still this client's",
+            l.addr
+        );
+        Some(Binding {
+            addr: l.addr,
+            fqdn,
+            forward: true,
+            reverse: Some(rev),
+            guard,
+            ttl: self.cfg.ttl.unwrap_or(300),
+        })
     }
 
     /// The records of a lease known only from the lease table (no
