@@ -11,6 +11,11 @@
 //!    goes partner-down by the operator's command.
 //! 3. The lease expires on the secondary, which then withdraws the A,
 //!    DHCID and PTR records the primary published (dig: NXDOMAIN).
+//!
+//! The same with an ISC dhcpd 4.4 primary (`ddns-update-style standard`,
+//! publishing into tandem's DNS): ISC sends no names, so the survivor
+//! reads the name back from the address's PTR and withdraws it under the
+//! client's DHCID.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -19,7 +24,7 @@ use std::time::Duration;
 
 use tandem_dhcp::failover::bucket;
 use tandem_testkit::dhcp::{
-    run_bounded, wait_until, Client, ClientKind, ClientOptions, Host, Lab, LEASE_TIMEOUT,
+    run_bounded, wait_until, Client, ClientKind, ClientOptions, Host, IscDhcpd, Lab, LEASE_TIMEOUT,
 };
 use tandem_testkit::dns::{parse_dig, DigResult};
 use tandem_testkit::{is_root, peers_present, Proc};
@@ -91,6 +96,24 @@ fn config(lab: &Lab, host: &Host, primary: bool, dns: bool) -> (PathBuf, String)
         role = if primary { "primary" } else { "secondary" },
     ));
     (dir, t)
+}
+
+/// The ISC primary's dhcpd.conf: the pair's settings, and its names into
+/// tandem's DNS on the secondary.
+fn isc_config() -> String {
+    format!(
+        "authoritative;\nping-check false;\ndefault-lease-time 12;\nmax-lease-time 12;\n\
+         ddns-update-style standard;\nddns-domainname \"home.\";\n\
+         key DHCP_UPDATER {{ algorithm hmac-md5; secret \"{MD5_SECRET}\"; }};\n\
+         key REV_UPDATER {{ algorithm hmac-sha256; secret \"{SHA256_SECRET}\"; }};\n\
+         zone home. {{ primary {SECONDARY}; key DHCP_UPDATER; }}\n\
+         zone 0.168.192.in-addr.arpa. {{ primary {SECONDARY}; key REV_UPDATER; }}\n\
+         failover peer \"{NAME}\" {{\n  primary;\n  address {PRIMARY};\n  port 647;\n  peer address {SECONDARY};\n\
+           peer port 647;\n  max-response-delay 5;\n  max-unacked-updates 10;\n  load balance max seconds 3;\n\
+           mclt 10;\n  split 128;\n}}\n\
+         subnet 192.168.0.0 netmask 255.255.255.0 {{\n  option domain-name \"home\";\n\
+           pool {{\n    range 192.168.0.15 192.168.0.34;\n    failover peer \"{NAME}\";\n  }}\n}}\n"
+    )
 }
 
 fn start(lab: &Lab, host: &Host, primary: bool, dns: bool) -> (PathBuf, Proc) {
@@ -196,20 +219,43 @@ fn s(v: impl ToString) -> String {
 
 #[test]
 fn the_survivor_withdraws_the_names_of_its_dead_partners_leases() {
-    if !(is_root() && peers_present(&["dhclient", "dig"])) {
+    survivor_withdraws(false, "foddns");
+}
+
+#[test]
+fn the_survivor_withdraws_the_names_of_its_dead_isc_partners_leases() {
+    survivor_withdraws(true, "foddnsi");
+}
+
+fn survivor_withdraws(isc: bool, tag: &str) {
+    let mut peers = vec!["dhclient", "dig"];
+    if isc {
+        peers.push("dhcpd");
+    }
+    if !(is_root() && peers_present(&peers)) {
         return;
     }
-    let lab = Lab::new("foddns");
+    let lab = Lab::new(tag);
     let srv1 = lab.add_host("srv1", Some("192.168.0.254/24"));
     let srv2 = lab.add_host("srv2", Some("192.168.0.253/24"));
     let cli = lab.add_host_with_mac("cli", None, &primary_mac());
-    let (_dir_b, mut b) = start(&lab, &srv2, false, true);
-    let (dir_a, mut a) = start(&lab, &srv1, true, false);
-    let dir_b = lab.dir().join("srv2");
+    let (dir_b, mut b) = start(&lab, &srv2, false, true);
+    let mut isc_a = None;
+    let mut tandem_a = None;
+    if isc {
+        isc_a = Some(IscDhcpd::start(&srv1, &isc_config(), &[&srv1.iface]));
+    } else {
+        tandem_a = Some(start(&lab, &srv1, true, false));
+    }
+    let a: &mut Proc = match (&mut isc_a, &mut tandem_a) {
+        (Some(i), _) => &mut i.proc,
+        (_, Some((_, p))) => p,
+        _ => unreachable!(),
+    };
     let normal = format!("failover peer {NAME}: Both servers normal");
     a.wait_for(&normal, PAIR_TIMEOUT);
     b.wait_for(&normal, PAIR_TIMEOUT);
-    for p in [&a, &b] {
+    for p in [&*a, &b] {
         assert!(
             !p.output().contains("configuration differs"),
             "{}",
@@ -234,19 +280,22 @@ fn the_survivor_withdraws_the_names_of_its_dead_partners_leases() {
         &format!("Added new forward map from laptop.home. to {addr}"),
         Duration::from_secs(5),
     );
-    // The host name travelled with the binding update.
-    wait_until(
-        Duration::from_secs(10),
-        || format!("the secondary never stored laptop for {addr}"),
-        || (stored_hostname(&dir_b, addr).as_deref() == Some("laptop")).then_some(()),
-    );
+    if !isc {
+        // The host name travelled with the binding update.
+        wait_until(
+            Duration::from_secs(10),
+            || format!("the secondary never stored laptop for {addr}"),
+            || (stored_hostname(&dir_b, addr).as_deref() == Some("laptop")).then_some(()),
+        );
+        let dir_a = lab.dir().join("srv1");
+        assert!(stored_hostname(&dir_a, addr).as_deref() == Some("laptop"));
+    }
     // Published once, by the primary.
     assert!(
         !b.output().contains("Added new forward map"),
         "{}",
         b.output()
     );
-    assert!(stored_hostname(&dir_a, addr).as_deref() == Some("laptop"));
 
     // The client and the primary die without a word.
     drop(c);
@@ -262,7 +311,10 @@ fn the_survivor_withdraws_the_names_of_its_dead_partners_leases() {
         Duration::from_secs(5),
     );
 
-    let gone = wait_answer(&srv2, "laptop.home", "A", &[], WITHDRAW_TIMEOUT);
+    wait_answer(&srv2, "laptop.home", "A", &[], WITHDRAW_TIMEOUT);
+    // The guard goes in the next update, once no address is left.
+    wait_answer(&srv2, "laptop.home", "DHCID", &[], DNS_TIMEOUT);
+    let gone = dig(&srv2, &["laptop.home", "A"]);
     assert_eq!(gone.status, "NXDOMAIN", "A and DHCID gone: {}", gone.raw);
     let gone = wait_answer(&srv2, &s(addr), "PTR", &[], DNS_TIMEOUT);
     assert_eq!(gone.status, "NXDOMAIN", "{}", gone.raw);
@@ -270,4 +322,11 @@ fn the_survivor_withdraws_the_names_of_its_dead_partners_leases() {
         &format!("Removed forward map from laptop.home. to {addr}"),
         Duration::from_secs(5),
     );
+    if isc {
+        // ISC sent no name: the survivor read it back from the PTR.
+        b.wait_for(
+            &format!("DDNS: {addr} ended here and its partner sent no name; DNS says laptop.home."),
+            Duration::from_secs(1),
+        );
+    }
 }
