@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tandem_config::Config;
 
+mod demo;
+
 #[derive(Parser)]
 #[command(
     name = "tandem",
@@ -21,6 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build the seed's two-server network in network namespaces (run as
+    /// root), run a tandem pair and real DHCP clients in it, and check
+    /// failover, DNS and DDNS step by step; everything is removed at the end.
+    Demo(demo::DemoArgs),
     /// Run in the foreground until SIGTERM or SIGINT; SIGHUP reloads zones.
     Serve {
         #[arg(long, short)]
@@ -110,6 +116,7 @@ enum FailoverCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Serve { config } => serve(config),
         Command::Check { config } => check(config),
         Command::Reload { config, socket } => control_command(config, socket, "reload"),
