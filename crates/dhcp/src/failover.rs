@@ -545,3 +545,51 @@ pub fn shared_config_hash(config: &crate::DhcpConfig, peer: usize) -> u64 {
     }
     h.0
 }
+
+/// When a failover pool's lease that ended here may lose its names in DNS
+/// on this node (see [`names_may_go`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamesGo {
+    /// Now.
+    Now,
+    /// Not before this time; ask again then.
+    At(u64),
+    /// Not here: the node that committed it withdraws them.
+    Never,
+}
+
+/// Whether this node may withdraw the DNS names of a lease of a failover
+/// pool that ended here (released, declined or expired), when it did not
+/// publish them itself: each lease is published and withdrawn by the node
+/// that committed it, and the other node takes over only as the survivor,
+/// once the partner cannot be holding the lease for the client:
+///
+/// - the client released or declined the address here, with the partner
+///   unreachable (communications-interrupted or partner-down): the client
+///   itself said it is done;
+/// - the lease expired here in partner-down: once past the potential
+///   expiry the partner told us (`tsfp`) and the start of partner-down
+///   plus the MCLT (`since`). A partner may renew a client up to the
+///   later of its acknowledged potential expiry and the renewal time plus
+///   the MCLT, and it renewed nothing after partner-down began.
+///
+/// Never in normal operation (the partner's own withdrawal comes), nor for
+/// an expiry in communications-interrupted: the partner may be alive and
+/// may have renewed the client, by MCLT at a time, for as long as it
+/// likes, and its records carry the same guard.
+pub fn names_may_go(service: Service, lease: &Lease, now: u64) -> NamesGo {
+    use crate::BindingState as B;
+    let by_client = matches!(lease.state, B::Released | B::Abandoned);
+    match service {
+        Service::Alone | Service::PartnerDown { .. } if by_client => NamesGo::Now,
+        Service::PartnerDown { since } if lease.state == B::Expired => {
+            let safe = lease.end.max(lease.tsfp).max(since);
+            if now >= safe {
+                NamesGo::Now
+            } else {
+                NamesGo::At(safe)
+            }
+        }
+        _ => NamesGo::Never,
+    }
+}

@@ -452,3 +452,32 @@ fn the_shared_config_hash_sees_pools_and_options_not_the_file_order() {
     addr.failover[0].address = Ipv4Addr::new(10, 9, 9, 9);
     assert_eq!(h, shared_config_hash(&addr, 0));
 }
+
+#[test]
+fn a_partners_names_go_only_when_it_cannot_hold_the_lease() {
+    use tandem_dhcp::failover::{names_may_go, NamesGo};
+    use tandem_dhcp::{BindingState, Lease};
+    let now = 1_000_000;
+    let mut l = Lease::new(ip("192.168.0.20"), BindingState::Expired);
+    l.end = now - 5;
+    l.tsfp = now + 30;
+    let down = |since| Service::PartnerDown { since };
+    // In normal operation and for an expiry with the partner maybe alive:
+    // never here.
+    assert_eq!(names_may_go(Service::LoadBalanced, &l, now), NamesGo::Never);
+    assert_eq!(names_may_go(Service::Alone, &l, now), NamesGo::Never);
+    assert_eq!(names_may_go(Service::None, &l, now), NamesGo::Never);
+    // Partner-down: after the partner's potential expiry and the MCLT.
+    assert_eq!(names_may_go(down(now + 60), &l, now), NamesGo::At(now + 60));
+    assert_eq!(names_may_go(down(now - 60), &l, now), NamesGo::At(now + 30));
+    assert_eq!(names_may_go(down(now - 60), &l, now + 30), NamesGo::Now);
+    // The client's own release or decline: at once, partner unreachable.
+    for state in [BindingState::Released, BindingState::Abandoned] {
+        l.state = state;
+        assert_eq!(names_may_go(Service::Alone, &l, now), NamesGo::Now);
+        assert_eq!(names_may_go(down(now + 60), &l, now), NamesGo::Now);
+        assert_eq!(names_may_go(Service::LoadBalanced, &l, now), NamesGo::Never);
+    }
+    l.state = BindingState::Free;
+    assert_eq!(names_may_go(down(now - 60), &l, now), NamesGo::Never);
+}

@@ -50,8 +50,8 @@ use tandem_ddns::record::{
 use tandem_ddns::{
     plan, Answer, Binding, DdnsConfig, Facts, Guard, GuardKind, Job, Part, Published,
 };
-use tandem_dhcp::failover::Service;
-use tandem_dhcp::{BindingState, DhcpConfig, Engine, Lease, LeaseDns, Outcome, Reply};
+use tandem_dhcp::failover::{NamesGo, Service};
+use tandem_dhcp::{DhcpConfig, Engine, Lease, LeaseDns, Outcome, Reply};
 use tandem_dhcp_wire::{code, MessageType, Packet};
 use tandem_dns_wire::tsig::{self, Key};
 use tandem_dns_wire::{Message, Name, Rcode};
@@ -646,21 +646,11 @@ impl Inner {
     ///
     /// In a failover pool each lease is published by the node that
     /// committed it, and withdrawn by it; the other node withdraws a
-    /// lease's names only as the survivor, when it is sure the partner
-    /// cannot be holding the lease for the client any more:
-    ///
-    /// - the client released or declined the address here, in
-    ///   communications-interrupted or partner-down: the client itself
-    ///   said it is done;
-    /// - the lease expired here in partner-down, once the partner cannot
-    ///   have extended it: past the potential expiry it told us (`tsfp`)
-    ///   and past the start of partner-down plus the MCLT (a lease the
-    ///   partner gave before it went silent ends by then). A lease that
-    ///   ends earlier is deferred to that time ([`DdnsService::tick`]).
-    ///
-    /// Never in normal operation, nor for an expiry in
-    /// communications-interrupted: the partner may be alive and may have
-    /// renewed the client, and its records carry the same DHCID.
+    /// lease's names only as the survivor, by the rules of
+    /// [`tandem_dhcp::failover::names_may_go`] (a release or decline with
+    /// the partner unreachable; an expiry in partner-down once the partner
+    /// cannot hold the lease, deferred to that time by
+    /// [`DdnsService::tick`]).
     ///
     /// The records are the ones the partner sent with the lease (a tandem
     /// partner's [`Lease::ddns`]), else derived from the lease's host name
@@ -671,23 +661,20 @@ impl Inner {
             active.end = active.end.max(now + 1);
             return self.derive(&active, now);
         };
-        let service = engine.failover_policy(peer).map(|p| p.service);
-        let by_client = matches!(l.state, BindingState::Released | BindingState::Abandoned);
-        match service {
-            Some(Service::Alone) if by_client => {}
-            Some(Service::PartnerDown { .. }) if by_client => {}
-            Some(Service::PartnerDown { since }) if l.state == BindingState::Expired => {
-                let safe = l.end.max(l.tsfp).max(since);
-                if now < safe {
-                    lock(&self.deferred).push((safe, l.clone()));
-                    tracing::debug!(
-                        "DDNS: {} expired in partner-down; its names wait until {safe}, when the partner cannot hold it",
-                        l.addr
-                    );
-                    return None;
-                }
+        let service = engine
+            .failover_policy(peer)
+            .map_or(Service::None, |p| p.service);
+        match tandem_dhcp::failover::names_may_go(service, l, now) {
+            NamesGo::Now => {}
+            NamesGo::At(safe) => {
+                lock(&self.deferred).push((safe, l.clone()));
+                tracing::debug!(
+                    "DDNS: {} ended in partner-down; its names wait until {safe}, when the partner cannot hold it",
+                    l.addr
+                );
+                return None;
             }
-            _ => return None,
+            NamesGo::Never => return None,
         }
         if let Some(b) = l.ddns.as_ref().and_then(|d| binding_of(l, d)) {
             return Some(b);
