@@ -11,8 +11,8 @@
 //! Everything runs in the lab's namespaces: tandem, BIND and dig in the
 //! server's, the clients in their own.
 //!
-//! (The failover-pair case of the issue, where the survivor withdraws the
-//! names of its dead partner's leases, waits for the failover issue.)
+//! (The failover-pair case, where the survivor withdraws the names of its
+//! dead partner's leases, is in `failover_ddns.rs`.)
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
