@@ -5,7 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem_failover::wire::{lease_from_bndupd, DecodeMode, Framer, Message, MessageType};
+use tandem_failover::wire::{
+    lease_from_bndupd, DecodeMode, Framer, Message, MessageType, TandemExt,
+};
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the piece size (1..=256), the rest is the stream.
@@ -13,7 +15,16 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let piece = usize::from(cut) + 1;
-    for mode in [DecodeMode::KeepAll, DecodeMode::IscAllowList] {
+    // tandem's extension, alone: must not panic, and what it reads writes
+    // back to the same.
+    if let Some(ext) = TandemExt::decode(stream) {
+        assert_eq!(TandemExt::decode(&ext.encode()), Some(ext));
+    }
+    for mode in [
+        DecodeMode::KeepAll,
+        DecodeMode::IscAllowList,
+        DecodeMode::Tandem,
+    ] {
         let mut framer = Framer::new(mode);
         'feed: for chunk in stream.chunks(piece) {
             framer.push(chunk);
