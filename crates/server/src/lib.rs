@@ -297,6 +297,81 @@ fn served_addresses(catalog: &tandem_dns::Catalog, name: &str) -> Vec<std::net::
         .unwrap_or_default()
 }
 
+/// A name of a secondary zone this node has no copy of yet (its first
+/// start), asked of the zone's primaries over UDP, as dhcpd asks DNS: the
+/// seed's secondary has `option routers router.home;` and `home` is a
+/// secondary zone there. One try of 2 s per primary; empty if none answers.
+fn ask_primaries(config: &Config, name: &str) -> Vec<std::net::Ipv4Addr> {
+    let wanted = name.trim_end_matches('.').to_ascii_lowercase();
+    let zone = config
+        .zones
+        .iter()
+        .filter_map(|z| match &z.role {
+            ZoneRole::Secondary(s) => Some((z.name.to_string(), s)),
+            ZoneRole::Primary { .. } => None,
+        })
+        .filter(|(origin, _)| {
+            let o = origin.trim_end_matches('.').to_ascii_lowercase();
+            wanted == o || wanted.ends_with(&format!(".{o}"))
+        })
+        .max_by_key(|(origin, _)| origin.len());
+    let Some((_, secondary)) = zone else {
+        return Vec::new();
+    };
+    let mut query = vec![0x5a, 0x17, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in wanted.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Vec::new();
+        }
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    for primary in &secondary.primaries {
+        let local: SocketAddr = match (secondary.transfer_source, primary) {
+            (Some(a), _) => (a, 0).into(),
+            (None, SocketAddr::V4(_)) => ([0, 0, 0, 0], 0).into(),
+            (None, SocketAddr::V6(_)) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let Ok(sock) = std::net::UdpSocket::bind(local) else {
+            continue;
+        };
+        let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
+        if sock.send_to(&query, primary).is_err() {
+            continue;
+        }
+        let mut buf = [0u8; 1232];
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let Ok(msg) = tandem_dns_wire::Message::parse(&buf[..n]) else {
+            continue;
+        };
+        if from != *primary || msg.header.id != 0x5a17 {
+            continue;
+        }
+        let found: Vec<std::net::Ipv4Addr> = msg
+            .answers
+            .iter()
+            .filter(|r| r.rtype == tandem_dns_wire::Rtype::A)
+            .filter_map(|r| <[u8; 4]>::try_from(&r.rdata[..]).ok())
+            .map(std::net::Ipv4Addr::from)
+            .collect();
+        if !found.is_empty() {
+            tracing::info!(
+                "{name}: no copy of its zone yet; {primary} says {}",
+                found
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            return found;
+        }
+    }
+    Vec::new()
+}
+
 /// Seconds since the epoch, for TSIG.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -416,8 +491,15 @@ impl Server {
                 let mut d = d.clone();
                 if !d.pending_names.is_empty() {
                     let catalog = store.catalog();
-                    d.resolve_names(&|name| served_addresses(&catalog, name))
-                        .map_err(|errors| anyhow::anyhow!(errors.join("\n")))?;
+                    d.resolve_names(&|name| {
+                        let found = served_addresses(&catalog, name);
+                        if found.is_empty() {
+                            ask_primaries(config, name)
+                        } else {
+                            found
+                        }
+                    })
+                    .map_err(|errors| anyhow::anyhow!(errors.join("\n")))?;
                 }
                 Some(Arc::new(
                     dhcp::DhcpService::start(&d, &config.server.state_dir, ddns.clone())

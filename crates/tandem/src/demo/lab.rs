@@ -45,7 +45,10 @@ pub fn catch_signals() {
         // SAFETY: the handler only stores to an atomic, which is
         // async-signal-safe.
         unsafe {
-            libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+            libc::signal(
+                sig,
+                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
         }
     }
 }
@@ -222,7 +225,8 @@ impl Lab {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).ok();
         }
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         set_mode(&dir, 0o755)?;
         let mut lab = Lab {
             lan: format!("{prefix}-lan"),
@@ -237,8 +241,17 @@ impl Lab {
         lab.add_netns(&lan)?;
         ip(&["-n", &lan, "link", "add", "br0", "type", "bridge"])?;
         ip(&[
-            "-n", &lan, "link", "set", "br0", "type", "bridge", "stp_state", "0",
-            "forward_delay", "0",
+            "-n",
+            &lan,
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
         ])?;
         ip(&["-n", &lan, "link", "set", "br0", "up"])?;
         Ok(lab)
@@ -592,7 +605,15 @@ impl Client {
                 std::fs::write(dir.join("conf"), conf)?;
                 let mut c = host.isolated_command(&private, "dhclient")?;
                 c.args(["-4", "-d", "-v", "-sf", &p("script")]);
-                c.args(["-lf", &p("leases"), "-pf", &p("pid"), "-cf", &p("conf"), "eth0"]);
+                c.args([
+                    "-lf",
+                    &p("leases"),
+                    "-pf",
+                    &p("pid"),
+                    "-cf",
+                    &p("conf"),
+                    "eth0",
+                ]);
                 c
             }
             ClientKind::Udhcpc => {

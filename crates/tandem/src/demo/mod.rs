@@ -105,7 +105,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("tandem demo makes network namespaces: run it as root (sudo tandem demo)");
     }
-    let missing: Vec<&str> = NEEDS.iter().copied().filter(|p| which(p).is_none()).collect();
+    let missing: Vec<&str> = NEEDS
+        .iter()
+        .copied()
+        .filter(|p| which(p).is_none())
+        .collect();
     if !missing.is_empty() {
         bail!(
             "tandem demo needs {} (Debian: apt-get install iproute2 bind9-dnsutils isc-dhcp-client udhcpc)",
@@ -222,12 +226,7 @@ impl Node {
             serde_json::from_str(&body.join("\n")).context("unreadable lease list")?;
         Ok(list
             .into_iter()
-            .map(|l| {
-                (
-                    l.address,
-                    (l.state, l.hardware_address.unwrap_or_default()),
-                )
-            })
+            .map(|l| (l.address, (l.state, l.hardware_address.unwrap_or_default())))
             .collect())
     }
 }
@@ -337,7 +336,9 @@ impl Demo {
         {
             let name = format!("ns{}", i + 1);
             let mac = format!("02:74:64:00:00:{:02x}", addr.octets()[3]);
-            let host = self.lab.add_host(&name, &mac, Some(&format!("{addr}/24")))?;
+            let host = self
+                .lab
+                .add_host(&name, &mac, Some(&format!("{addr}/24")))?;
             let dir = self.lab.dir.join(role);
             self.nodes.push(Node {
                 role,
@@ -348,10 +349,11 @@ impl Demo {
                 child: None,
             });
         }
-        self.admin = Some(
-            self.lab
-                .add_host("admin", "02:74:64:00:00:0a", Some("192.168.0.10/24"))?,
-        );
+        self.admin = Some(self.lab.add_host(
+            "admin",
+            "02:74:64:00:00:0a",
+            Some("192.168.0.10/24"),
+        )?);
         self.pass(&format!(
             "namespaces {p}-lan (bridge br0), {p}-ns1 (192.168.0.254), {p}-ns2 (192.168.0.253), {p}-admin (192.168.0.10)",
             p = self.lab.prefix()
@@ -361,7 +363,9 @@ impl Demo {
 
     /// Each node's config from its dhcpd.conf and named.conf.
     fn import(&mut self) -> anyhow::Result<()> {
-        self.step("tandem import-isc: each node's config from the seed's dhcpd.conf and named.conf");
+        self.step(
+            "tandem import-isc: each node's config from the seed's dhcpd.conf and named.conf",
+        );
         let isc = self.lab.dir.join("isc");
         for (role, name, text) in SEED_FILES {
             let dir = isc.join(role);
@@ -391,7 +395,11 @@ impl Demo {
                 .to_string();
             let what = format!(
                 "{role}: {} written and checked ({untranslated}; the list is in import-{role}.txt)",
-                self.nodes[i].config().strip_prefix(&self.lab.dir).unwrap_or(Path::new("")).display()
+                self.nodes[i]
+                    .config()
+                    .strip_prefix(&self.lab.dir)
+                    .unwrap_or(Path::new(""))
+                    .display()
             );
             if !self.check(ok && out.contains("check: ok"), &what, || out.clone()) {
                 bail!("the {role}'s import failed");
@@ -401,7 +409,11 @@ impl Demo {
     }
 
     fn start_node(&mut self, addr: Ipv4Addr) -> anyhow::Result<bool> {
-        let i = self.nodes.iter().position(|n| n.addr == addr).expect("node");
+        let i = self
+            .nodes
+            .iter()
+            .position(|n| n.addr == addr)
+            .expect("node");
         let before = self.nodes[i].count("tandem ready:");
         let mut c = self.nodes[i].host.command(&self.exe.display().to_string());
         c.arg("serve").arg("--config").arg(self.nodes[i].config());
@@ -419,13 +431,24 @@ impl Demo {
         })?
         .unwrap_or(false);
         let n = &self.nodes[i];
-        let what = format!("{} tandem serving in {} (pid {})", n.role, n.host.ns, n.child.as_ref().map_or(0, Child::id));
+        let what = format!(
+            "{} tandem serving in {} (pid {})",
+            n.role,
+            n.host.ns,
+            n.child.as_ref().map_or(0, Child::id)
+        );
         let tail = n.tail(15);
         Ok(self.check(ready, &what, || tail))
     }
 
     /// Waits until `node` logs `needle` more than `before` times.
-    fn wait_log(&self, addr: Ipv4Addr, needle: &str, before: usize, timeout: Duration) -> anyhow::Result<bool> {
+    fn wait_log(
+        &self,
+        addr: Ipv4Addr,
+        needle: &str,
+        before: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<bool> {
         let n = self.node(addr);
         Ok(poll(timeout, || (n.count(needle) > before).then_some(()))?.is_some())
     }
@@ -443,7 +466,10 @@ impl Demo {
             let tail = self.node(addr).tail(20);
             self.check(
                 ok,
-                &format!("{}: failover peer dhcp-failover: Both servers normal", Self::role(addr)),
+                &format!(
+                    "{}: failover peer dhcp-failover: Both servers normal",
+                    Self::role(addr)
+                ),
                 || tail,
             );
         }
@@ -486,7 +512,11 @@ impl Demo {
             .unwrap_or_default()
     }
 
-    fn start_client(&mut self, (name, kind, primary): (&str, ClientKind, bool), skip: usize) -> anyhow::Result<usize> {
+    fn start_client(
+        &mut self,
+        (name, kind, primary): (&str, ClientKind, bool),
+        skip: usize,
+    ) -> anyhow::Result<usize> {
         let mac = Self::mac_for(kind, primary, skip);
         let host = self.lab.add_host(name, &mac, None)?;
         let c = Client::start(&mut self.lab, kind, host, name)?;
@@ -515,7 +545,12 @@ impl Demo {
                     l.server_id.map_or("?".into(), |s| s.to_string()),
                     l.server_id.map_or("?", Self::role)
                 ),
-                None => format!("{} ({}, {}) got an address", c.hostname, c.kind.program(), c.host.mac),
+                None => format!(
+                    "{} ({}, {}) got an address",
+                    c.hostname,
+                    c.kind.program(),
+                    c.host.mac
+                ),
             };
             let log = c.log();
             let ok = lease.as_ref().is_some_and(|l| l.server_id == Some(expect));
@@ -523,7 +558,10 @@ impl Demo {
                 *by_server.entry(s).or_default() += 1;
             }
             self.check(ok, &what, || {
-                format!("expected a lease from the {} ({expect}); client log:\n{log}", Self::role(expect))
+                format!(
+                    "expected a lease from the {} ({expect}); client log:\n{log}",
+                    Self::role(expect)
+                )
             });
         }
         let p = by_server.get(&PRIMARY).copied().unwrap_or(0);
@@ -544,7 +582,11 @@ impl Demo {
         let names: Vec<(String, Ipv4Addr)> = self
             .clients
             .iter()
-            .filter_map(|c| c.lease.as_ref().map(|l| (format!("{}.home", c.hostname), l.address)))
+            .filter_map(|c| {
+                c.lease
+                    .as_ref()
+                    .map(|l| (format!("{}.home", c.hostname), l.address))
+            })
             .collect();
         for server in [PRIMARY, SECONDARY] {
             for (name, addr) in &names {
@@ -552,13 +594,22 @@ impl Demo {
                 let got = poll(timeout, || {
                     admin.dig(server, name, "A").ok().filter(|v| v.contains(&a))
                 })?;
-                let last = admin.dig(server, name, "A").map(|v| v.join(" ")).unwrap_or_else(|e| e.to_string());
+                let last = admin
+                    .dig(server, name, "A")
+                    .map(|v| v.join(" "))
+                    .unwrap_or_else(|e| e.to_string());
                 let ptr_name = reverse_name(*addr);
                 let fqdn = format!("{name}.");
                 let ptr = poll(timeout, || {
-                    admin.dig(server, &ptr_name, "PTR").ok().filter(|v| v.contains(&fqdn))
+                    admin
+                        .dig(server, &ptr_name, "PTR")
+                        .ok()
+                        .filter(|v| v.contains(&fqdn))
                 })?;
-                let last_ptr = admin.dig(server, &ptr_name, "PTR").map(|v| v.join(" ")).unwrap_or_else(|e| e.to_string());
+                let last_ptr = admin
+                    .dig(server, &ptr_name, "PTR")
+                    .map(|v| v.join(" "))
+                    .unwrap_or_else(|e| e.to_string());
                 let tail = self.node(server).tail(12);
                 let tail2 = tail.clone();
                 self.check(
@@ -581,8 +632,14 @@ impl Demo {
         for i in 0..self.clients.len() {
             let routes = self.clients[i].host.routes()?;
             let c = &self.clients[i];
-            let ok = routes.iter().any(|r| r.starts_with("10.8.0.0/24 via 192.168.0.2 "));
-            let what = format!("{} ({}): ip route has 10.8.0.0/24 via 192.168.0.2", c.hostname, c.kind.program());
+            let ok = routes
+                .iter()
+                .any(|r| r.starts_with("10.8.0.0/24 via 192.168.0.2 "));
+            let what = format!(
+                "{} ({}): ip route has 10.8.0.0/24 via 192.168.0.2",
+                c.hostname,
+                c.kind.program()
+            );
             self.check(ok, &what, || format!("ip -4 route:\n{}", routes.join("\n")));
         }
         Ok(())
@@ -590,22 +647,42 @@ impl Demo {
 
     fn custom_record(&mut self) -> anyhow::Result<()> {
         let (name, addr) = CUSTOM;
-        self.step(&format!("a custom record: {name} A {addr} added to the primary's zone file, tandem reload"));
+        self.step(&format!(
+            "a custom record: {name} A {addr} added to the primary's zone file, tandem reload"
+        ));
         let zone = self.node(PRIMARY).dir.join("zones/home.zone");
-        lab::append(&zone, &format!("wiki\tIN A\t{addr}\t; added by tandem demo\n"))?;
+        lab::append(
+            &zone,
+            &format!("wiki\tIN A\t{addr}\t; added by tandem demo\n"),
+        )?;
         let mut c = Command::new(&self.exe);
-        c.arg("reload").arg("--config").arg(self.node(PRIMARY).config());
+        c.arg("reload")
+            .arg("--config")
+            .arg(self.node(PRIMARY).config());
         let (ok, out) = lab::run_bounded(&mut c, Duration::from_secs(10))?;
-        self.check(ok, "tandem reload --config primary/tandem.toml", || out.clone());
+        self.check(ok, "tandem reload --config primary/tandem.toml", || {
+            out.clone()
+        });
         let admin = self.admin.clone().expect("admin");
         for server in [PRIMARY, SECONDARY] {
             let got = poll(Duration::from_secs(10), || {
-                admin.dig(server, name, "A").ok().filter(|v| v.iter().any(|l| l == addr))
+                admin
+                    .dig(server, name, "A")
+                    .ok()
+                    .filter(|v| v.iter().any(|l| l == addr))
             })?;
             let tail = self.node(server).tail(12);
             self.check(
                 got.is_some(),
-                &format!("{} ({server}): {name} A {addr}{}", Self::role(server), if server == SECONDARY { " (NOTIFY, IXFR)" } else { "" }),
+                &format!(
+                    "{} ({server}): {name} A {addr}{}",
+                    Self::role(server),
+                    if server == SECONDARY {
+                        " (NOTIFY, IXFR)"
+                    } else {
+                        ""
+                    }
+                ),
                 || tail,
             );
         }
@@ -614,8 +691,14 @@ impl Demo {
 
     fn primary_down(&mut self) -> anyhow::Result<()> {
         self.step("the primary is killed (SIGKILL): the secondary takes over DHCP and DNS updates");
-        let before = self.node(SECONDARY).count("I move from normal to communications-interrupted");
-        let i = self.nodes.iter().position(|n| n.addr == PRIMARY).expect("primary");
+        let before = self
+            .node(SECONDARY)
+            .count("I move from normal to communications-interrupted");
+        let i = self
+            .nodes
+            .iter()
+            .position(|n| n.addr == PRIMARY)
+            .expect("primary");
         if let Some(mut c) = self.nodes[i].child.take() {
             let pid = c.id();
             self.lab.kill9(&mut c);
@@ -649,12 +732,15 @@ impl Demo {
                 "{} got {} from {}",
                 c.hostname,
                 l.address,
-                l.server_id.map_or("?".into(), |s| format!("{s} ({})", Self::role(s)))
+                l.server_id
+                    .map_or("?".into(), |s| format!("{s} ({})", Self::role(s)))
             ),
             None => format!("{} got an address from the secondary", c.hostname),
         };
         self.check(
-            lease.as_ref().is_some_and(|l| l.server_id == Some(SECONDARY)),
+            lease
+                .as_ref()
+                .is_some_and(|l| l.server_id == Some(SECONDARY)),
             &what,
             || format!("client log:\n{log}\n{tail}"),
         );
@@ -662,7 +748,10 @@ impl Demo {
             let name = format!("{}.home", self.clients[i].hostname);
             let a = l.address.to_string();
             let got = poll(Duration::from_secs(20), || {
-                admin.dig(SECONDARY, &name, "A").ok().filter(|v| v.contains(&a))
+                admin
+                    .dig(SECONDARY, &name, "A")
+                    .ok()
+                    .filter(|v| v.contains(&a))
             })?;
             let tail = self.node(SECONDARY).tail(15);
             self.check(
@@ -687,7 +776,10 @@ impl Demo {
             let tail = self.node(addr).tail(20);
             self.check(
                 ok,
-                &format!("{}: failover peer dhcp-failover: Both servers normal", Self::role(addr)),
+                &format!(
+                    "{}: failover peer dhcp-failover: Both servers normal",
+                    Self::role(addr)
+                ),
                 || tail,
             );
         }
@@ -696,7 +788,11 @@ impl Demo {
         let mut clients: Vec<(String, String, Ipv4Addr)> = self
             .clients
             .iter()
-            .filter_map(|c| c.lease.as_ref().map(|l| (c.hostname.clone(), c.host.mac.clone(), l.address)))
+            .filter_map(|c| {
+                c.lease
+                    .as_ref()
+                    .map(|l| (c.hostname.clone(), c.host.mac.clone(), l.address))
+            })
             .collect();
         clients.sort();
         for addr in [PRIMARY, SECONDARY] {
@@ -705,9 +801,9 @@ impl Demo {
                 clients
                     .iter()
                     .all(|(_, mac, a)| {
-                        leases
-                            .get(a)
-                            .is_some_and(|(state, hw)| state == "active" && hw.to_ascii_lowercase().contains(mac))
+                        leases.get(a).is_some_and(|(state, hw)| {
+                            state == "active" && hw.to_ascii_lowercase().contains(mac)
+                        })
                     })
                     .then_some(())
             })?;
@@ -723,7 +819,12 @@ impl Demo {
             let names: Vec<&str> = clients.iter().map(|(n, _, _)| n.as_str()).collect();
             self.check(
                 found.is_some(),
-                &format!("{}: {} leases active ({})", Self::role(addr), clients.len(), names.join(", ")),
+                &format!(
+                    "{}: {} leases active ({})",
+                    Self::role(addr),
+                    clients.len(),
+                    names.join(", ")
+                ),
                 || format!("the node lists:\n{listing}"),
             );
         }
