@@ -174,9 +174,43 @@ impl Config {
 
     /// Validates `text` as if read from `path` (relative paths in it are
     /// relative to `path`'s directory).
+    ///
+    /// A top-level `include = "FILE"` (before any table) reads FILE,
+    /// relative to `path`'s directory, as if its text followed this one:
+    /// a pair's node file holds the node's identity and includes the
+    /// configuration both nodes share (`tandem import-isc` with both
+    /// nodes' files writes them so). Errors name the file they are in.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let at = Locator { path, text };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        #[derive(serde::Deserialize)]
+        struct IncludeOnly {
+            include: Option<Spanned<String>>,
+        }
+        let plain = Locator {
+            path,
+            text,
+            included: None,
+        };
+        let include = toml::from_str::<IncludeOnly>(text)
+            .ok()
+            .and_then(|i| i.include);
+        let (combined, included_path, included_text);
+        let at = match &include {
+            None => plain,
+            Some(inc) => {
+                let p = plain.resolve(inc.get_ref());
+                included_text = std::fs::read_to_string(&p).map_err(|e| {
+                    plain.at(inc, format!("include {}: cannot read: {e}", p.display()))
+                })?;
+                included_path = p;
+                combined = format!("{text}\n{included_text}");
+                Locator {
+                    path,
+                    text: &combined,
+                    included: Some((text.len() + 1, &included_path, &included_text)),
+                }
+            }
+        };
+        let raw: RawConfig = toml::from_str(at.text).map_err(|e| {
             let start = e.span().map_or(0, |s| s.start);
             at.error(start, e.message().trim_end().to_string())
         })?;
@@ -188,16 +222,24 @@ impl Config {
 pub(crate) struct Locator<'a> {
     path: &'a Path,
     text: &'a str,
+    /// The included file: where its text starts in `text`, its path, its
+    /// text.
+    included: Option<(usize, &'a Path, &'a str)>,
 }
 
 impl Locator<'_> {
     pub(crate) fn error(&self, offset: usize, message: impl Into<String>) -> ConfigError {
         let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
+        let (file, text, offset) = match self.included {
+            Some((start, p, t)) if offset >= start => (p, t, offset - start),
+            _ => (self.path, self.text, offset),
+        };
+        let offset = offset.min(text.len());
+        let before = &text[..offset];
         let line = before.matches('\n').count() + 1;
         let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
         ConfigError {
-            file: self.path.to_path_buf(),
+            file: file.to_path_buf(),
             line,
             col,
             message: message.into(),

@@ -21,6 +21,9 @@ use crate::{
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawConfig {
+    /// Read by [`Config::parse`] before the file is deserialised.
+    #[allow(dead_code)]
+    include: Option<String>,
     #[serde(default)]
     server: RawServer,
     #[serde(default)]

@@ -95,6 +95,9 @@ pub struct DhcpImport {
     pub toml: String,
     /// The `[dhcp]` table and its sub-tables, alone.
     pub dhcp_section: String,
+    /// The `[[dhcp.failover]]` tables alone (also in `dhcp_section`): what
+    /// differs between the two nodes of a pair ([`crate::combine_pair`]).
+    pub failover_section: String,
     /// The `key` statements (dhcpd's keys sign DDNS updates; they are
     /// written as `[[key]]` tables for that issue, and so that a key shared
     /// with named.conf is defined once).
@@ -1694,7 +1697,8 @@ impl Importer {
                 string(ty.name())
             ));
         }
-        t.push_str(&self.failover_section());
+        let failover_section = self.failover_section();
+        t.push_str(&failover_section);
         for sub in &self.subnets {
             t.push_str(&format!(
                 "\n[[dhcp.subnet]]\nsubnet = \"{}/{}\"\n",
@@ -1768,6 +1772,7 @@ impl Importer {
         let mut im = DhcpImport {
             toml: String::new(),
             dhcp_section: t,
+            failover_section,
             keys: self.keys,
             key_files,
             untranslated: self.untranslated.into_iter().map(|(_, u)| u).collect(),

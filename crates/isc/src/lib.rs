@@ -42,7 +42,7 @@ pub use keys::{key_from_statement, keys_from_statements, parse_keys, KeyDef};
 pub use leases::{leases_json, parse_dhcpd_leases, unix_time, NEVER};
 pub use lexer::{tokenize, tokenize_dialect, Dialect, Token, TokenKind};
 pub use named::{import_named_conf, import_statements, Import, Untranslated};
-pub use output::combine;
+pub use output::{combine, combine_pair, NodeImport, Pair, SHARED_FILE};
 pub use parser::{
     fs_loader, parse_file, parse_file_dialect, parse_str, parse_str_dialect, Statement,
     MAX_INCLUDE_DEPTH,

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use tandem_config::Config;
 
 mod demo;
+mod import_pair;
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +57,14 @@ enum Command {
         /// Repeat for several.
         #[arg(long = "interface", value_name = "IFACE", requires = "dhcpd_conf")]
         interfaces: Vec<String>,
+        /// The other server's dhcpd.conf (its failover peer's side): with
+        /// --peer-named-conf or alone, DIR gets one shared.toml both nodes
+        /// use and each node's identity (primary.toml, secondary.toml).
+        #[arg(long, requires = "dhcpd_conf")]
+        peer_dhcpd_conf: Option<PathBuf>,
+        /// The other server's named.conf (see --peer-dhcpd-conf).
+        #[arg(long, requires = "named_conf")]
+        peer_named_conf: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -142,7 +151,30 @@ fn main() -> ExitCode {
             dhcpd_conf,
             leases,
             interfaces,
+            peer_dhcpd_conf,
+            peer_named_conf,
             out,
+        } if peer_dhcpd_conf.is_some() || peer_named_conf.is_some() => import_pair::run(
+            import_pair::ServerFiles {
+                named_conf,
+                dhcpd_conf,
+            },
+            import_pair::ServerFiles {
+                named_conf: peer_named_conf,
+                dhcpd_conf: peer_dhcpd_conf,
+            },
+            leases,
+            interfaces,
+            out,
+            IMPORTED_LEASES,
+        ),
+        Command::ImportIsc {
+            named_conf,
+            dhcpd_conf,
+            leases,
+            interfaces,
+            out,
+            ..
         } => import_isc(named_conf, dhcpd_conf, leases, interfaces, out),
     };
     match result {
