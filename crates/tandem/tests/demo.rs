@@ -30,8 +30,9 @@ fn leftover_namespaces(pid: u32) -> Vec<String> {
 
 /// The lines each step must print with ✓.
 const EXPECTED: &[&str] = &[
-    "✓ primary: primary/tandem.toml written and checked",
-    "✓ secondary: secondary/tandem.toml written and checked",
+    "✓ tandem/shared.toml: keys, subnet, pool, options, DDNS zones",
+    "✓ tandem/primary.toml: its identity (zones, failover peer) written and checked",
+    "✓ tandem/secondary.toml: its identity (zones, failover peer) written and checked",
     "✓ primary tandem serving in",
     "✓ secondary tandem serving in",
     "✓ primary: failover peer dhcp-failover: Both servers normal",
@@ -43,7 +44,7 @@ const EXPECTED: &[&str] = &[
     "✓ primary (192.168.0.254): nas.home A ",
     "✓ laptop (dhclient): ip route has 10.8.0.0/24 via 192.168.0.2",
     "✓ phone (udhcpc): ip route has 10.8.0.0/24 via 192.168.0.2",
-    "✓ tandem reload --config primary/tandem.toml",
+    "✓ tandem reload --config tandem/primary.toml",
     "✓ secondary (192.168.0.253): wiki.home A 10.8.0.5 (NOTIFY, IXFR)",
     "✓ secondary: failover peer dhcp-failover: I move from normal to communications-interrupted",
     "✓ the primary's DNS no longer answers",

@@ -14,7 +14,7 @@ mod lab;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
@@ -181,16 +181,15 @@ struct Node {
     role: &'static str,
     addr: Ipv4Addr,
     host: Host,
-    dir: PathBuf,
+    /// Its file in the imported directory (`tandem/<role>.toml`).
+    config: PathBuf,
+    /// Its control socket.
+    socket: PathBuf,
     log: PathBuf,
     child: Option<Child>,
 }
 
 impl Node {
-    fn config(&self) -> PathBuf {
-        self.dir.join("tandem.toml")
-    }
-
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -218,8 +217,8 @@ impl Node {
 
     /// Leases as the running node lists them: address → (state, hardware).
     fn leases(&self) -> anyhow::Result<BTreeMap<Ipv4Addr, (String, String)>> {
-        let socket = self.dir.join("state/control.sock");
-        let answer = tandem_server::control::request(&socket, "leases")
+        let socket = &self.socket;
+        let answer = tandem_server::control::request(socket, "leases")
             .with_context(|| format!("cannot reach {} at {}", self.role, socket.display()))?;
         let body: Vec<&str> = answer.lines().filter(|l| *l != "ok").collect();
         let list: Vec<tandem_server::dhcp::LeaseView> =
@@ -339,13 +338,14 @@ impl Demo {
             let host = self
                 .lab
                 .add_host(&name, &mac, Some(&format!("{addr}/24")))?;
-            let dir = self.lab.dir.join(role);
+            let dir = self.lab.dir.join("tandem");
             self.nodes.push(Node {
                 role,
                 addr,
                 host,
                 log: self.lab.dir.join(format!("{role}.log")),
-                dir,
+                config: dir.join(format!("{role}.toml")),
+                socket: dir.join(format!("state/{role}/control.sock")),
                 child: None,
             });
         }
@@ -364,7 +364,7 @@ impl Demo {
     /// Each node's config from its dhcpd.conf and named.conf.
     fn import(&mut self) -> anyhow::Result<()> {
         self.step(
-            "tandem import-isc: each node's config from the seed's dhcpd.conf and named.conf",
+            "tandem import-isc: both servers' dhcpd.conf and named.conf, as the seed has them",
         );
         let isc = self.lab.dir.join("isc");
         for (role, name, text) in SEED_FILES {
@@ -372,37 +372,47 @@ impl Demo {
             std::fs::create_dir_all(&dir)?;
             std::fs::write(dir.join(name), text)?;
         }
-        // The secondary's named.conf names no zone files (its zones are
-        // transferred), so only the primary has them.
+        // One import of both servers' files: shared.toml plus each node's
+        // identity (primary.toml, secondary.toml), in one directory.
+        let (p, s) = (isc.join("primary"), isc.join("secondary"));
+        let mut c = Command::new(&self.exe);
+        c.arg("import-isc")
+            .arg("--dhcpd-conf")
+            .arg(p.join("dhcpd.conf"))
+            .arg("--named-conf")
+            .arg(p.join("named.conf"))
+            .arg("--peer-dhcpd-conf")
+            .arg(s.join("dhcpd.conf"))
+            .arg("--peer-named-conf")
+            .arg(s.join("named.conf"))
+            .args(["--interface", "eth0", "--out"])
+            .arg(self.lab.dir.join("tandem"));
+        let (ok, out) = lab::run_bounded(&mut c, Duration::from_secs(20))?;
+        std::fs::write(self.lab.dir.join("import.txt"), &out)?;
+        let shared = self.lab.dir.join("tandem/shared.toml");
+        self.check(
+            ok && shared.exists(),
+            "tandem/shared.toml: keys, subnet, pool, options, DDNS zones — what both nodes share",
+            || out.clone(),
+        );
         for i in 0..self.nodes.len() {
             let role = self.nodes[i].role;
-            let src = isc.join(role);
-            let mut c = Command::new(&self.exe);
-            c.arg("import-isc")
-                .arg("--dhcpd-conf")
-                .arg(src.join("dhcpd.conf"))
-                .arg("--named-conf")
-                .arg(src.join("named.conf"))
-                .args(["--interface", "eth0", "--out"])
-                .arg(&self.nodes[i].dir);
-            let (ok, out) = lab::run_bounded(&mut c, Duration::from_secs(20))?;
-            std::fs::write(self.lab.dir.join(format!("import-{role}.txt")), &out)?;
+            let config = self.nodes[i].config.clone();
             let untranslated = out
                 .lines()
-                .find(|l| l.starts_with("not translated ("))
-                .unwrap_or("nothing untranslated")
-                .trim_end_matches(':')
-                .to_string();
+                .find(|l| l.starts_with(&format!("{role}.toml: not translated (")))
+                .map(|l| {
+                    l.trim_start_matches(&format!("{role}.toml: "))
+                        .trim_end_matches(':')
+                        .to_string()
+                })
+                .unwrap_or_else(|| "nothing untranslated".into());
+            let checked = out.contains(&format!("check: {}: ok", config.display()));
             let what = format!(
-                "{role}: {} written and checked ({untranslated}; the list is in import-{role}.txt)",
-                self.nodes[i]
-                    .config()
-                    .strip_prefix(&self.lab.dir)
-                    .unwrap_or(Path::new(""))
-                    .display()
+                "tandem/{role}.toml: its identity (zones, failover peer) written and checked ({untranslated}, listed with file:line in import.txt)"
             );
-            if !self.check(ok && out.contains("check: ok"), &what, || out.clone()) {
-                bail!("the {role}'s import failed");
+            if !self.check(ok && checked, &what, || out.clone()) {
+                bail!("the import failed");
             }
         }
         Ok(())
@@ -416,7 +426,7 @@ impl Demo {
             .expect("node");
         let before = self.nodes[i].count("tandem ready:");
         let mut c = self.nodes[i].host.command(&self.exe.display().to_string());
-        c.arg("serve").arg("--config").arg(self.nodes[i].config());
+        c.arg("serve").arg("--config").arg(&self.nodes[i].config);
         let log = self.nodes[i].log.clone();
         let child = self.lab.spawn(c, &log)?;
         self.nodes[i].child = Some(child);
@@ -650,7 +660,7 @@ impl Demo {
         self.step(&format!(
             "a custom record: {name} A {addr} added to the primary's zone file, tandem reload"
         ));
-        let zone = self.node(PRIMARY).dir.join("zones/home.zone");
+        let zone = self.lab.dir.join("tandem/zones/home.zone");
         lab::append(
             &zone,
             &format!("wiki\tIN A\t{addr}\t; added by tandem demo\n"),
@@ -658,9 +668,9 @@ impl Demo {
         let mut c = Command::new(&self.exe);
         c.arg("reload")
             .arg("--config")
-            .arg(self.node(PRIMARY).config());
+            .arg(&self.node(PRIMARY).config);
         let (ok, out) = lab::run_bounded(&mut c, Duration::from_secs(10))?;
-        self.check(ok, "tandem reload --config primary/tandem.toml", || {
+        self.check(ok, "tandem reload --config tandem/primary.toml", || {
             out.clone()
         });
         let admin = self.admin.clone().expect("admin");
