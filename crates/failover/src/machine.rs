@@ -204,6 +204,9 @@ pub struct Relationship {
     config_hash: Option<u64>,
     /// The partner's hash was compared on this link.
     hash_checked: bool,
+    /// The last comparison found the two configurations different (kept
+    /// across link drops, for `tandem status`, until a link shows them equal).
+    config_differs: bool,
 }
 
 /// Whether the partner may not know this version of the lease, the rule
@@ -280,6 +283,7 @@ impl Relationship {
             partner_tandem: false,
             config_hash: None,
             hash_checked: false,
+            config_differs: false,
         }
     }
 
@@ -288,6 +292,12 @@ impl Relationship {
     /// tandem partner's is compared with it at every connect.
     pub fn set_config_hash(&mut self, hash: u64) {
         self.config_hash = Some(hash);
+    }
+
+    /// Whether a tandem partner's configuration was last found to differ
+    /// from ours.
+    pub fn config_differs(&self) -> bool {
+        self.config_differs
     }
 
     /// Whether the partner on the current link is a tandem node.
@@ -308,6 +318,7 @@ impl Relationship {
             return;
         };
         self.hash_checked = true;
+        self.config_differs = ours != theirs;
         if ours != theirs {
             self.log(
                 out,

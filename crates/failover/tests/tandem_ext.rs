@@ -118,7 +118,11 @@ fn secondary_session(connect: Message, partner_hash: Option<u64>) -> (Vec<Messag
     let l = lease(now);
     table.0.insert(l.addr, l.clone());
     out.extend(rel.handle(Event::LeaseChanged(l), &table, now));
-    let warn = warnings(&out);
+    let mut warn = warnings(&out);
+    // What `tandem status` shows, as a pseudo-warning for the tests.
+    if rel.config_differs() {
+        warn.push("status: configuration differs".into());
+    }
     // Every message goes through the real codec, as on the link.
     let msgs = sent(&out)
         .into_iter()
@@ -239,7 +243,10 @@ fn a_tandem_partner_gets_names_and_a_hash_and_drift_is_reported() {
     let (_, warn) = secondary_session(tandem_connect(now), Some(0x9999));
     assert_eq!(
         warn,
-        vec!["failover peer foo: partner's configuration differs from ours (pools/options)"]
+        vec![
+            "failover peer foo: partner's configuration differs from ours (pools/options)",
+            "status: configuration differs"
+        ]
     );
 }
 

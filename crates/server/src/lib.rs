@@ -226,6 +226,12 @@ impl Shared {
         // a look.
         for l in out.clone().lines() {
             if let Some(rest) = l.strip_prefix("failover peer ") {
+                if rest.contains("configuration differs") {
+                    let name = rest.split(':').next().unwrap_or(rest);
+                    warnings.push(format!(
+                        "failover peer {name}: the partner's configuration differs from ours (pools/options)"
+                    ));
+                }
                 if !rest.contains("my state normal") {
                     let name = rest.split(':').next().unwrap_or(rest);
                     let state = rest

@@ -103,6 +103,8 @@ struct View {
     link: bool,
     pending: usize,
     mclt: u32,
+    /// A tandem partner's configuration differs from ours.
+    drift: bool,
 }
 
 /// The lease table as the relationship sees it: only its own pools.
@@ -162,6 +164,7 @@ impl Failover {
                 link: false,
                 pending: 0,
                 mclt: peer.mclt,
+                drift: false,
             };
             let handle = Arc::new(Handle {
                 peer: peer.clone(),
@@ -274,6 +277,9 @@ impl Failover {
                 v.pending,
                 v.mclt
             ));
+            if v.drift {
+                out.push_str("; partner's configuration differs from ours (pools/options)");
+            }
             for s in engine.pool_shares(idx, now) {
                 out.push_str(&format!("\n  {}", share_line(&engine, &s)));
             }
@@ -814,6 +820,7 @@ impl Main {
         v.link = self.rel.link_up();
         v.pending = self.rel.pending_updates();
         v.mclt = self.rel.mclt();
+        v.drift = self.rel.config_differs();
     }
 }
 
