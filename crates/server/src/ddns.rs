@@ -37,7 +37,7 @@ use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -50,15 +50,20 @@ use tandem_ddns::record::{
 use tandem_ddns::{
     plan, Answer, Binding, DdnsConfig, Facts, Guard, GuardKind, Job, Part, Published,
 };
-use tandem_dhcp::failover::{NamesGo, Service};
-use tandem_dhcp::{DhcpConfig, Engine, Lease, LeaseDns, Outcome, Reply};
+use tandem_dhcp::failover::{FailoverPeer, NamesGo, Role, Service};
+use tandem_dhcp::{BindingState, DhcpConfig, Engine, Lease, LeaseDns, Outcome, Reply};
 use tandem_dhcp_wire::{code, MessageType, Packet};
 use tandem_dns_wire::tsig::{self, Key};
 use tandem_dns_wire::{Message, Name, Rcode};
+use tandem_failover::FailoverState;
 use tandem_journal::{Journal, Options};
 
 /// The queue's journal is compacted past this size.
 const COMPACT_AT: u64 = 4 << 20;
+
+/// Seconds between two looks at a partner's expired lease that the
+/// relationship's state keeps for now (see [`decide`]).
+const RECHECK_SECS: u64 = 5;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -122,7 +127,11 @@ struct Inner {
     compacted: AtomicU64,
     /// Failover partners' leases that ended here in partner-down before
     /// their names may go (see [`DdnsService::tick`]): when, and the lease.
+    /// Not journaled: start-up reconciliation derives them again from the
+    /// lease table and the relationship's state file.
     deferred: Mutex<Vec<(u64, Lease)>>,
+    /// Where the failover state files are (`<state-dir>/dhcp`).
+    failover_dir: PathBuf,
     /// Partners' leases whose names are not known here (an ISC partner
     /// sends none): their PTR is to be read from DNS.
     to_look_up: Mutex<Vec<Lease>>,
@@ -239,6 +248,7 @@ impl DdnsService {
                 counters: Counters::default(),
                 compacted: AtomicU64::new(compacted),
                 deferred: Mutex::new(Vec::new()),
+                failover_dir: state_dir.join("dhcp"),
                 to_look_up: Mutex::new(Vec::new()),
                 looked_up: Mutex::new(Vec::new()),
             }),
@@ -247,17 +257,40 @@ impl DdnsService {
     }
 
     /// Reconciles the queue with the lease table read back from disk.
+    ///
+    /// In a failover pool, an active lease is left as it is (this node's
+    /// own commits drive its names there; a partner's are the partner's).
+    /// An ended one is decided by [`takeover_at_start`]: this node's own
+    /// is withdrawn, as its expiry would have been; a partner's is judged
+    /// by [`tandem_dhcp::failover::names_may_go`] under the state the
+    /// relationship saved (`dhcp/failover-NAME.state`: partner-down since
+    /// when, the MCLT), so the wait of an expiry in partner-down survives a
+    /// restart: its names go now, or get their timer again.
     pub fn reconcile(&self, leases: &[Lease], now: u64) {
         let inner = &self.inner;
+        let services: Vec<Service> = inner
+            .dhcp
+            .failover
+            .iter()
+            .map(|p| saved_service(&inner.failover_dir, p))
+            .collect();
+        let mut takeovers = Vec::new();
         {
             let mut st = lock(&inner.state);
             let mut seen = HashSet::new();
             for l in leases {
                 seen.insert(l.addr);
-                // A failover pool's lease may be the partner's, published
-                // by the partner: only this node's own commits drive its
-                // names there, as they did before the restart.
-                if tandem_dhcp::failover::relationship_of(&inner.dhcp, l.addr).is_some() {
+                if let Some(peer) = tandem_dhcp::failover::relationship_of(&inner.dhcp, l.addr) {
+                    match takeover_at_start(l, st.wants.get(&l.addr), now) {
+                        Takeover::Leave => {}
+                        Takeover::WithdrawOwn => {
+                            inner.set_want(&mut st, l.addr, None, None, false);
+                        }
+                        Takeover::Partner(ended) => {
+                            let service = services.get(peer).copied().unwrap_or(Service::None);
+                            takeovers.push((*ended, service));
+                        }
+                    }
                     continue;
                 }
                 let (owner, binding) = if l.is_active_at(now) {
@@ -303,6 +336,25 @@ impl DdnsService {
             if queued > 0 {
                 tracing::info!("DDNS: {queued} address(es) to bring up to date in DNS");
             }
+        }
+        // Outside the state lock: `committed` takes it.
+        let wants: Vec<LeaseWant> = takeovers
+            .into_iter()
+            .filter_map(|(l, service)| {
+                let b = inner.ended_under(&l, service, now)?;
+                Some((l.addr, Some(owner_of(&l)), None, Some(b)))
+            })
+            .collect();
+        if !wants.is_empty() {
+            tracing::info!(
+                "DDNS: withdrawing the names of {} lease(s) of failover partners that ended here",
+                wants.len()
+            );
+            Pending {
+                inner: inner.clone(),
+                wants,
+            }
+            .committed();
         }
         for zone in inner.missing_zones() {
             tracing::warn!("DDNS: {zone}");
@@ -453,18 +505,20 @@ impl DdnsService {
                 .lease(l.addr)
                 .is_some_and(|c| c.start == l.start && c.hw == l.hw && !c.is_active_at(now))
         };
+        // A takeover's want keeps the lease's owner, so that start-up
+        // reconciliation knows these names were withdrawn here already.
         let mut wants = Vec::new();
         for l in due {
             if !same(&l) {
                 continue;
             }
             if let Some(b) = self.inner.ended(&l, engine, now) {
-                wants.push((l.addr, None, None, Some(b)));
+                wants.push((l.addr, Some(owner_of(&l)), None, Some(b)));
             }
         }
         for (l, b) in found {
             if same(&l) {
-                wants.push((l.addr, None, None, Some(b)));
+                wants.push((l.addr, Some(owner_of(&l)), None, Some(b)));
             }
         }
         if !wants.is_empty() {
@@ -583,6 +637,120 @@ fn owner_of(l: &Lease) -> Owner {
     }
 }
 
+/// [`tandem_dhcp::failover::names_may_go`], and when to ask again about
+/// an expiry it keeps for now: while the relationship serves nobody
+/// (startup: for 15 s after a restart, before the saved state is back) or
+/// in communications-interrupted (the partner may be alive), the state
+/// may still move to partner-down, and then the names go after its wait.
+/// Normal operation (`LoadBalanced`) leaves them to the partner for good.
+fn decide(service: Service, l: &Lease, now: u64) -> NamesGo {
+    match tandem_dhcp::failover::names_may_go(service, l, now) {
+        NamesGo::Never
+            if l.state == BindingState::Expired
+                && matches!(service, Service::None | Service::Alone) =>
+        {
+            NamesGo::At(now + RECHECK_SECS)
+        }
+        d => d,
+    }
+}
+
+/// What start-up reconciliation does with a failover pool's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Takeover {
+    /// Nothing: it is active (whoever committed it drives its names), or
+    /// its names were withdrawn here already.
+    Leave,
+    /// This node published it (the queue's want is this lease's) and it
+    /// ended: withdraw it, as the expiry here would have.
+    WithdrawOwn,
+    /// Nothing of it is this node's: the partner granted it (or this
+    /// node's want was lost). Decide by the relationship's state, with the
+    /// lease as ended (an active one whose end passed while this node was
+    /// down is an expiry: the engine expires it after start).
+    Partner(Box<Lease>),
+}
+
+fn takeover_at_start(l: &Lease, want: Option<&Want>, now: u64) -> Takeover {
+    if l.is_active_at(now) {
+        return Takeover::Leave;
+    }
+    let owner = owner_of(l);
+    if let Some(w) = want.filter(|w| w.owner.as_ref() == Some(&owner)) {
+        return if w.binding.is_some() {
+            Takeover::WithdrawOwn
+        } else {
+            Takeover::Leave
+        };
+    }
+    let mut ended = l.clone();
+    if ended.state == BindingState::Active {
+        ended.state = BindingState::Expired;
+    }
+    Takeover::Partner(Box::new(ended))
+}
+
+/// The service the relationship's saved state gives (what the engine will
+/// be told once startup is over, see `Relationship::service`): read from
+/// `dir/failover-NAME.state`; [`Service::None`] when there is none or it
+/// cannot be read.
+fn saved_service(dir: &Path, peer: &FailoverPeer) -> Service {
+    let file = dir.join(format!("failover-{}.state", state_file_name(&peer.name)));
+    match std::fs::read_to_string(&file) {
+        Ok(text) => service_of_saved(&text, peer),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Service::None,
+        Err(e) => {
+            tracing::warn!("DDNS: cannot read {}: {e}", file.display());
+            Service::None
+        }
+    }
+}
+
+/// The failover shell's file name for a relationship (`failover/mod.rs`).
+fn state_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The service of a saved state file's text (`failover/state.rs`: `key
+/// value` lines, ISC's state names): partner-down since `my-stos` plus
+/// the MCLT (a primary's own, a secondary's as saved), alone in
+/// communications-interrupted, load-balanced in normal, none otherwise.
+fn service_of_saved(text: &str, peer: &FailoverPeer) -> Service {
+    let (mut state, mut stos, mut mclt) = (None, None, None);
+    for line in text.lines() {
+        let Some((k, v)) = line.trim().split_once(char::is_whitespace) else {
+            continue;
+        };
+        let v = v.trim();
+        match k {
+            "my-state" => state = FailoverState::from_isc_name(v),
+            "my-stos" => stos = v.parse::<u64>().ok(),
+            "mclt" => mclt = v.parse::<u32>().ok(),
+            _ => {}
+        }
+    }
+    let mclt = match peer.role {
+        Role::Primary => peer.mclt,
+        Role::Secondary => mclt.unwrap_or(peer.mclt),
+    };
+    match (state, stos) {
+        (Some(FailoverState::PartnerDown), Some(stos)) => Service::PartnerDown {
+            since: stos + u64::from(mclt),
+        },
+        (Some(FailoverState::CommunicationsInterrupted), _) => Service::Alone,
+        (Some(FailoverState::Normal), _) => Service::LoadBalanced,
+        _ => Service::None,
+    }
+}
+
 fn text_name(v: &[u8]) -> Option<Name> {
     let s = std::str::from_utf8(v).ok()?.trim_end_matches('\0').trim();
     if s.is_empty() {
@@ -664,14 +832,30 @@ impl Inner {
         let service = engine
             .failover_policy(peer)
             .map_or(Service::None, |p| p.service);
-        match tandem_dhcp::failover::names_may_go(service, l, now) {
+        self.ended_under(l, service, now)
+    }
+
+    /// [`Inner::ended`] for a failover pool's lease, with the
+    /// relationship's `service` (the engine's, or at start the one its
+    /// state file describes); see [`decide`].
+    fn ended_under(&self, l: &Lease, service: Service, now: u64) -> Option<Binding> {
+        match decide(service, l, now) {
             NamesGo::Now => {}
             NamesGo::At(safe) => {
-                lock(&self.deferred).push((safe, l.clone()));
-                tracing::debug!(
-                    "DDNS: {} ended in partner-down; its names wait until {safe}, when the partner cannot hold it",
-                    l.addr
-                );
+                let mut d = lock(&self.deferred);
+                let known = d
+                    .iter()
+                    .any(|(_, x)| x.addr == l.addr && x.start == l.start && x.hw == l.hw);
+                if !known {
+                    d.push((safe, l.clone()));
+                    if matches!(service, Service::PartnerDown { .. }) {
+                        tracing::info!(
+                            "DDNS: {} ended here in partner-down; its names wait until {safe} (in {} s), when the partner cannot hold it",
+                            l.addr,
+                            safe.saturating_sub(now)
+                        );
+                    }
+                }
                 return None;
             }
             NamesGo::Never => return None,
@@ -699,49 +883,13 @@ impl Inner {
     /// byte for byte). The withdrawal is then the presumed one, guarded:
     /// the A record goes only if that guard stands beside it (RFC 4703: a
     /// name another client holds is not touched), and the PTR only if the
-    /// guarded A record was there. A plain query, to the reverse zone's
-    /// servers in order.
+    /// guarded A record was there. The query goes to the reverse zone's
+    /// servers in order, signed with the zone's key (see [`ptr_target`]).
     fn look_up(&self, l: &Lease) -> Option<Binding> {
         let rev = tandem_ddns::names::reverse_name(l.addr, &self.cfg.rev_domain)?;
         let zone = self.cfg.zone_for(&rev)?;
-        let id = random_id();
-        let query = Message {
-            header: tandem_dns_wire::Header {
-                id,
-                ..Default::default()
-            },
-            questions: vec![tandem_dns_wire::Question {
-                name: rev.clone(),
-                qtype: tandem_dns_wire::Rtype::PTR,
-                qclass: tandem_dns_wire::Class::IN,
-            }],
-            ..Default::default()
-        }
-        .to_wire();
-        let mut target = None;
-        for server in zone.servers() {
-            let answer = match udp_exchange(*server, &query, id, self.cfg.timeout) {
-                Ok(Some(a)) => a,
-                Ok(None) => match tcp_exchange(*server, &query, id, self.cfg.timeout) {
-                    Ok(a) => a,
-                    Err(_) => continue,
-                },
-                Err(_) => continue,
-            };
-            let Ok(m) = Message::parse(&answer) else {
-                continue;
-            };
-            if !matches!(m.header.rcode, Rcode::NOERROR | Rcode::NXDOMAIN) {
-                continue;
-            }
-            target = m
-                .answers
-                .iter()
-                .filter(|r| r.rtype == tandem_dns_wire::Rtype::PTR && r.owner == rev)
-                .find_map(|r| Name::from_wire(r.rdata.clone()).ok());
-            break;
-        }
-        let fqdn = target?.to_lowercase();
+        let fqdn =
+            ptr_target(&rev, zone.servers(), zone.key.as_ref(), self.cfg.timeout)?.to_lowercase();
         let id = tandem_ddns::Identity::of(
             l.client_id.as_deref(),
             l.hw.as_ref().map(|h| (h.htype, h.addr.as_slice())),
@@ -1179,6 +1327,51 @@ pub(crate) fn random_id() -> u16 {
     h.finish() as u16
 }
 
+/// The target of the PTR record at `rev`, asked of `servers` in order
+/// (the first that answers NOERROR or NXDOMAIN decides), signed with
+/// `key` when there is one, so that a server that refuses unsigned
+/// queries still answers; the answer to a signed query must verify, or
+/// that server counts as silent.
+fn ptr_target<'a>(
+    rev: &Name,
+    servers: impl Iterator<Item = &'a SocketAddr>,
+    key: Option<&Key>,
+    timeout: Duration,
+) -> Option<Name> {
+    let query = Message {
+        questions: vec![tandem_dns_wire::Question {
+            name: rev.clone(),
+            qtype: tandem_dns_wire::Rtype::PTR,
+            qclass: tandem_dns_wire::Class::IN,
+        }],
+        ..Default::default()
+    }
+    .to_wire();
+    for server in servers {
+        let m = match signed_exchange(*server, &query, key, timeout) {
+            Ok((m, Ok(()))) => m,
+            Ok((_, Err(e))) => {
+                tracing::debug!("DDNS: PTR of {rev} from {server}: {e}");
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!("DDNS: PTR of {rev} from {server}: {e}");
+                continue;
+            }
+        };
+        if !matches!(m.header.rcode, Rcode::NOERROR | Rcode::NXDOMAIN) {
+            tracing::debug!("DDNS: PTR of {rev} from {server}: {}", m.header.rcode);
+            continue;
+        }
+        return m
+            .answers
+            .iter()
+            .filter(|r| r.rtype == tandem_dns_wire::Rtype::PTR && r.owner == *rev)
+            .find_map(|r| Name::from_wire(r.rdata.clone()).ok());
+    }
+    None
+}
+
 /// Sends one update to `server` and returns its RCODE, and a note on the
 /// answer's TSIG when it matters. UDP first; TCP if the answer is
 /// truncated.
@@ -1188,6 +1381,28 @@ fn exchange(
     key: Option<&Key>,
     timeout: Duration,
 ) -> Result<(Rcode, String), String> {
+    let (parsed, verified) = signed_exchange(server, unsigned, key, timeout)?;
+    let rcode = parsed.header.rcode;
+    match verified {
+        Ok(()) => Ok((rcode, String::new())),
+        // An error answer to a signed request may come back unsigned (a
+        // server that does not know the key cannot sign); it counts as a
+        // refusal, never as a success.
+        Err(e) if rcode != Rcode::NOERROR => Ok((rcode, format!("; {e}"))),
+        Err(e) => Err(format!("answer failed {e}")),
+    }
+}
+
+/// One request (update or query) to `server` under a fresh ID, signed
+/// with `key` if there is one: the parsed answer, and whether its TSIG
+/// verified (`Ok` for an unsigned request). UDP first; TCP if the answer
+/// is truncated.
+fn signed_exchange(
+    server: SocketAddr,
+    unsigned: &[u8],
+    key: Option<&Key>,
+    timeout: Duration,
+) -> Result<(Message, Result<(), String>), String> {
     let mut msg = unsigned.to_vec();
     let id = random_id();
     msg[..2].copy_from_slice(&id.to_be_bytes());
@@ -1204,21 +1419,13 @@ fn exchange(
         None => tcp_exchange(server, &msg, id, timeout)?,
     };
     let parsed = Message::parse(&answer).map_err(|e| format!("malformed answer: {e}"))?;
-    let rcode = parsed.header.rcode;
-    let Some(ctx) = ctx else {
-        return Ok((rcode, String::new()));
+    let verified = match &ctx {
+        None => Ok(()),
+        Some(ctx) => ctx
+            .verify_parsed_response(&answer, &parsed, crate::unix_now())
+            .map_err(|e| format!("TSIG verification with key {}: {e}", ctx.key().name)),
     };
-    match ctx.verify_parsed_response(&answer, &parsed, crate::unix_now()) {
-        Ok(()) => Ok((rcode, String::new())),
-        // An error answer to a signed request may come back unsigned (a
-        // server that does not know the key cannot sign); it counts as a
-        // refusal, never as a success.
-        Err(e) if rcode != Rcode::NOERROR => Ok((rcode, format!("; TSIG: {e}"))),
-        Err(e) => Err(format!(
-            "answer failed TSIG verification with key {}: {e}",
-            ctx.key().name
-        )),
-    }
+    Ok((parsed, verified))
 }
 
 /// One UDP exchange; `Ok(None)` when the answer is truncated.
@@ -1425,6 +1632,244 @@ mod tests {
         };
         let e = exchange(closed, &request(), None, Duration::from_millis(500)).unwrap_err();
         assert!(e.contains("refused"), "{e}");
+    }
+
+    /// A DNS server on loopback that answers the PTR of `rev` with
+    /// `target`, signed, and refuses a query that is not signed with `key`.
+    fn signed_ptr_server(key: Key, rev: Name, target: Name) -> SocketAddr {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            for _ in 0..2 {
+                let Ok((n, from)) = udp.recv_from(&mut buf) else {
+                    return;
+                };
+                let req = &buf[..n];
+                let parsed = Message::parse(req).unwrap();
+                let ctx = tsig::verify_request(req, &parsed, &key, crate::unix_now());
+                let mut a = Message {
+                    header: tandem_dns_wire::Header {
+                        id: parsed.header.id,
+                        qr: true,
+                        aa: true,
+                        ..Default::default()
+                    },
+                    questions: parsed.questions.clone(),
+                    ..Default::default()
+                };
+                match &ctx {
+                    Ok(Some(_)) => a.answers.push(tandem_dns_wire::Record::new(
+                        rev.clone(),
+                        tandem_dns_wire::Rtype::PTR,
+                        tandem_dns_wire::Class::IN,
+                        300,
+                        target.to_bytes(),
+                    )),
+                    _ => a.header.rcode = Rcode::REFUSED,
+                }
+                let mut wire = a.to_wire();
+                if let Ok(Some(c)) = ctx {
+                    c.sign_response(&mut wire).unwrap();
+                }
+                let _ = udp.send_to(&wire, from);
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn the_ptr_look_up_is_signed_with_the_zones_key() {
+        let key = Key::new(
+            "REV_UPDATER.".parse().unwrap(),
+            tsig::Algorithm::HmacSha256,
+            vec![9u8; 32],
+        );
+        let rev: Name = "15.0.168.192.in-addr.arpa.".parse().unwrap();
+        let target: Name = "laptop.home.".parse().unwrap();
+        let server = signed_ptr_server(key.clone(), rev.clone(), target.clone());
+        let t = Duration::from_secs(2);
+        // Unsigned: refused, nothing found.
+        assert_eq!(ptr_target(&rev, [server].iter(), None, t), None);
+        // Signed: the answer, verified.
+        assert_eq!(
+            ptr_target(&rev, [server].iter(), Some(&key), t),
+            Some(target.clone())
+        );
+        // A server with another secret for the key: nothing believed.
+        let other = Key::new(key.name.clone(), tsig::Algorithm::HmacSha256, vec![1u8; 32]);
+        let server = signed_ptr_server(other, rev.clone(), target);
+        assert_eq!(ptr_target(&rev, [server].iter(), Some(&key), t), None);
+    }
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn peer(role: Role) -> FailoverPeer {
+        let mut p = FailoverPeer::new(
+            "dhcp-failover",
+            role,
+            Ipv4Addr::new(192, 168, 0, 253),
+            Ipv4Addr::new(192, 168, 0, 254),
+        );
+        p.mclt = 3600;
+        p
+    }
+
+    fn lease(state: BindingState, end: u64) -> Lease {
+        let mut l = Lease::new(Ipv4Addr::new(192, 168, 0, 15), state);
+        l.hw = Some(tandem_dhcp::HwAddr {
+            htype: 1,
+            addr: vec![2, 0x74, 0x6b, 0, 0, 2],
+        });
+        l.start = end - 12;
+        l.end = end;
+        l.tsfp = end + 5;
+        l
+    }
+
+    fn want(owner: Option<Owner>, binding: bool) -> Want {
+        Want {
+            owner,
+            binding: binding.then(|| Binding {
+                addr: Ipv4Addr::new(192, 168, 0, 15),
+                fqdn: "laptop.home.".parse().unwrap(),
+                forward: true,
+                reverse: None,
+                guard: Guard::interim(
+                    &tandem_ddns::Identity::of(None, Some((1, &[2, 0x74, 0x6b, 0, 0, 2]))).unwrap(),
+                ),
+                ttl: 300,
+            }),
+            renewed: false,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn the_saved_state_gives_the_service() {
+        let text = |state: &str| {
+            format!(
+                "# tandem failover state; written before the state is acted on
+                 my-state {state}
+my-stos {NOW}
+partner-state normal
+partner-stos 1
+mclt 10
+"
+            )
+        };
+        // A secondary uses the MCLT it saved (the primary's); a primary its own.
+        assert_eq!(
+            service_of_saved(&text("partner-down"), &peer(Role::Secondary)),
+            Service::PartnerDown { since: NOW + 10 }
+        );
+        assert_eq!(
+            service_of_saved(&text("partner-down"), &peer(Role::Primary)),
+            Service::PartnerDown { since: NOW + 3600 }
+        );
+        assert_eq!(
+            service_of_saved(&text("communications-interrupted"), &peer(Role::Secondary)),
+            Service::Alone
+        );
+        assert_eq!(
+            service_of_saved(&text("normal"), &peer(Role::Secondary)),
+            Service::LoadBalanced
+        );
+        for other in ["recover", "potential-conflict", "no-such-state"] {
+            assert_eq!(
+                service_of_saved(&text(other), &peer(Role::Secondary)),
+                Service::None
+            );
+        }
+        assert_eq!(service_of_saved("", &peer(Role::Secondary)), Service::None);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            saved_service(dir.path(), &peer(Role::Secondary)),
+            Service::None
+        );
+        std::fs::write(
+            dir.path().join("failover-dhcp-failover.state"),
+            text("partner-down"),
+        )
+        .unwrap();
+        assert_eq!(
+            saved_service(dir.path(), &peer(Role::Secondary)),
+            Service::PartnerDown { since: NOW + 10 }
+        );
+    }
+
+    #[test]
+    fn at_start_own_leases_are_this_nodes_and_ended_ones_the_partners() {
+        let ended = lease(BindingState::Expired, NOW - 5);
+        let owner = owner_of(&ended);
+        // Active: left alone, whoever committed it.
+        let active = lease(BindingState::Active, NOW + 60);
+        assert_eq!(takeover_at_start(&active, None, NOW), Takeover::Leave);
+        let w = want(Some(owner_of(&active)), true);
+        assert_eq!(takeover_at_start(&active, Some(&w), NOW), Takeover::Leave);
+        // Published here and ended: this node withdraws it, as ever.
+        let w = want(Some(owner.clone()), true);
+        assert_eq!(
+            takeover_at_start(&ended, Some(&w), NOW),
+            Takeover::WithdrawOwn
+        );
+        // Withdrawn here already (a takeover's want keeps the owner).
+        let w = want(Some(owner), false);
+        assert_eq!(takeover_at_start(&ended, Some(&w), NOW), Takeover::Leave);
+        // Nothing of it here, or another lease's want: the partner's.
+        assert_eq!(
+            takeover_at_start(&ended, None, NOW),
+            Takeover::Partner(Box::new(ended.clone()))
+        );
+        let mut other = ended.clone();
+        other.start -= 100;
+        let w = want(Some(owner_of(&other)), true);
+        assert_eq!(
+            takeover_at_start(&ended, Some(&w), NOW),
+            Takeover::Partner(Box::new(ended.clone()))
+        );
+        // An active lease whose end passed while this node was down is an
+        // expiry.
+        let lapsed = lease(BindingState::Active, NOW - 5);
+        let mut as_expired = lapsed.clone();
+        as_expired.state = BindingState::Expired;
+        assert_eq!(
+            takeover_at_start(&lapsed, None, NOW),
+            Takeover::Partner(Box::new(as_expired))
+        );
+    }
+
+    #[test]
+    fn a_partners_expiry_waits_for_partner_down_and_its_mclt() {
+        let l = lease(BindingState::Expired, NOW - 5);
+        // Partner-down since 4 s ago, MCLT 10: the names wait 6 s more.
+        let down = Service::PartnerDown { since: NOW + 6 };
+        assert_eq!(decide(down, &l, NOW), NamesGo::At(NOW + 6));
+        // Restarted after the wait: at once.
+        assert_eq!(decide(down, &l, NOW + 6), NamesGo::Now);
+        // The partner's potential expiry counts too.
+        let early = Service::PartnerDown { since: NOW - 100 };
+        assert_eq!(decide(early, &l, NOW - 4), NamesGo::At(l.tsfp));
+        // Both up: never here.
+        assert_eq!(decide(Service::LoadBalanced, &l, NOW), NamesGo::Never);
+        // Startup, or communications-interrupted: not now, asked again.
+        assert_eq!(
+            decide(Service::None, &l, NOW),
+            NamesGo::At(NOW + RECHECK_SECS)
+        );
+        assert_eq!(
+            decide(Service::Alone, &l, NOW),
+            NamesGo::At(NOW + RECHECK_SECS)
+        );
+        // A release here with the partner unreachable: at once; in startup
+        // or normal, not here.
+        let r = lease(BindingState::Released, NOW - 5);
+        assert_eq!(decide(Service::Alone, &r, NOW), NamesGo::Now);
+        assert_eq!(decide(Service::None, &r, NOW), NamesGo::Never);
+        assert_eq!(decide(Service::LoadBalanced, &r, NOW), NamesGo::Never);
+        // A free address has no names to withdraw.
+        let f = lease(BindingState::Free, NOW - 5);
+        assert_eq!(decide(down, &f, NOW + 100), NamesGo::Never);
     }
 
     #[test]

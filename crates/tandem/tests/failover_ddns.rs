@@ -14,8 +14,13 @@
 //!
 //! The same with an ISC dhcpd 4.4 primary (`ddns-update-style standard`,
 //! publishing into tandem's DNS): ISC sends no names, so the survivor
-//! reads the name back from the address's PTR and withdraws it under the
-//! client's DHCID.
+//! reads the name back from the address's PTR (a query signed with the
+//! reverse zone's key) and withdraws it under the client's DHCID.
+//!
+//! And with the survivor restarted (kill -9, then start) while the
+//! expired lease waits out partner-down's MCLT (30 s here): the wait is
+//! derived again at start from the lease store and the relationship's
+//! state file, to the same second, and the names go when it is over.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -48,8 +53,13 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/zones")
 }
 
+/// The MCLT, except in the restart test: long enough that the survivor is
+/// restarted (and through its 15 s of startup) inside the wait.
+const MCLT: u32 = 10;
+const RESTART_MCLT: u32 = 30;
+
 /// One node's configuration. `dns`: this node serves the two zones.
-fn config(lab: &Lab, host: &Host, primary: bool, dns: bool) -> (PathBuf, String) {
+fn config(lab: &Lab, host: &Host, primary: bool, dns: bool, mclt: u32) -> (PathBuf, String) {
     let dir = lab.dir().join(&host.name);
     std::fs::create_dir_all(&dir).unwrap();
     let (me, peer) = if primary {
@@ -77,9 +87,9 @@ fn config(lab: &Lab, host: &Host, primary: bool, dns: bool) -> (PathBuf, String)
         ));
     }
     let primary_only = if primary {
-        "mclt = 10\nsplit = 128\n"
+        format!("mclt = {mclt}\nsplit = 128\n")
     } else {
-        ""
+        String::new()
     };
     t.push_str(&format!(
         "\n[dhcp]\ninterfaces = [\"{iface}\"]\nconflict-detection = \"none\"\n\
@@ -116,8 +126,8 @@ fn isc_config() -> String {
     )
 }
 
-fn start(lab: &Lab, host: &Host, primary: bool, dns: bool) -> (PathBuf, Proc) {
-    let (dir, text) = config(lab, host, primary, dns);
+fn start(lab: &Lab, host: &Host, primary: bool, dns: bool, mclt: u32) -> (PathBuf, Proc) {
+    let (dir, text) = config(lab, host, primary, dns, mclt);
     let path = dir.join("tandem.toml");
     std::fs::write(&path, text).unwrap();
     let mut c = host.command(tandem_bin());
@@ -219,15 +229,21 @@ fn s(v: impl ToString) -> String {
 
 #[test]
 fn the_survivor_withdraws_the_names_of_its_dead_partners_leases() {
-    survivor_withdraws(false, "foddns");
+    survivor_withdraws(false, false, "foddns");
 }
 
 #[test]
 fn the_survivor_withdraws_the_names_of_its_dead_isc_partners_leases() {
-    survivor_withdraws(true, "foddnsi");
+    survivor_withdraws(true, false, "foddnsi");
 }
 
-fn survivor_withdraws(isc: bool, tag: &str) {
+#[test]
+fn a_restarted_survivor_still_withdraws_them_after_the_wait() {
+    survivor_withdraws(false, true, "foddnsr");
+}
+
+fn survivor_withdraws(isc: bool, restart: bool, tag: &str) {
+    let mclt = if restart { RESTART_MCLT } else { MCLT };
     let mut peers = vec!["dhclient", "dig"];
     if isc {
         peers.push("dhcpd");
@@ -239,13 +255,13 @@ fn survivor_withdraws(isc: bool, tag: &str) {
     let srv1 = lab.add_host("srv1", Some("192.168.0.254/24"));
     let srv2 = lab.add_host("srv2", Some("192.168.0.253/24"));
     let cli = lab.add_host_with_mac("cli", None, &primary_mac());
-    let (dir_b, mut b) = start(&lab, &srv2, false, true);
+    let (dir_b, mut b) = start(&lab, &srv2, false, true, mclt);
     let mut isc_a = None;
     let mut tandem_a = None;
     if isc {
         isc_a = Some(IscDhcpd::start(&srv1, &isc_config(), &[&srv1.iface]));
     } else {
-        tandem_a = Some(start(&lab, &srv1, true, false));
+        tandem_a = Some(start(&lab, &srv1, true, false, mclt));
     }
     let a: &mut Proc = match (&mut isc_a, &mut tandem_a) {
         (Some(i), _) => &mut i.proc,
@@ -311,6 +327,35 @@ fn survivor_withdraws(isc: bool, tag: &str) {
         Duration::from_secs(5),
     );
 
+    if restart {
+        // The lease expires here and waits for partner-down's MCLT.
+        let waits = format!("DDNS: {addr} ended here in partner-down; its names wait until ");
+        b.wait_for(&waits, WITHDRAW_TIMEOUT);
+        let until = |out: &str| {
+            out.lines()
+                .find_map(|l| l.split(&waits).nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_string)
+                .unwrap()
+        };
+        let first = until(&b.output());
+        let r = dig(&srv2, &["laptop.home", "A"]);
+        assert_eq!(r.answer_data("A"), vec![s(addr)], "{}", r.raw);
+        // Killed inside the wait, and started again (its DNS with it).
+        b.kill9();
+        let (_, again) = start(&lab, &srv2, false, true, mclt);
+        b = again;
+        b.wait_for(&waits, Duration::from_secs(5));
+        assert_eq!(until(&b.output()), first, "{}", b.output());
+        let r = dig(&srv2, &["laptop.home", "A"]);
+        assert_eq!(
+            r.answer_data("A"),
+            vec![s(addr)],
+            "the names stand until the wait is over: {}\n{}",
+            r.raw,
+            b.output()
+        );
+    }
     wait_answer(&srv2, "laptop.home", "A", &[], WITHDRAW_TIMEOUT);
     // The guard goes in the next update, once no address is left.
     wait_answer(&srv2, "laptop.home", "DHCID", &[], DNS_TIMEOUT);
