@@ -695,58 +695,31 @@ fn takeover_at_start(l: &Lease, want: Option<&Want>, now: u64) -> Takeover {
 /// `dir/failover-NAME.state`; [`Service::None`] when there is none or it
 /// cannot be read.
 fn saved_service(dir: &Path, peer: &FailoverPeer) -> Service {
-    let file = dir.join(format!("failover-{}.state", state_file_name(&peer.name)));
-    match std::fs::read_to_string(&file) {
-        Ok(text) => service_of_saved(&text, peer),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Service::None,
+    let file = crate::failover::state_path(dir, &peer.name);
+    match crate::failover::state::load(&file) {
+        Ok(Some(p)) => service_of_saved(&p, peer),
+        Ok(None) => Service::None,
         Err(e) => {
-            tracing::warn!("DDNS: cannot read {}: {e}", file.display());
+            tracing::warn!("DDNS: cannot read {}: {e:#}", file.display());
             Service::None
         }
     }
 }
 
-/// The failover shell's file name for a relationship (`failover/mod.rs`).
-fn state_file_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// The service of a saved state file's text (`failover/state.rs`: `key
-/// value` lines, ISC's state names): partner-down since `my-stos` plus
-/// the MCLT (a primary's own, a secondary's as saved), alone in
+/// The service a saved state gives: partner-down since `my-stos` plus the
+/// MCLT (a primary's own, a secondary's as saved), alone in
 /// communications-interrupted, load-balanced in normal, none otherwise.
-fn service_of_saved(text: &str, peer: &FailoverPeer) -> Service {
-    let (mut state, mut stos, mut mclt) = (None, None, None);
-    for line in text.lines() {
-        let Some((k, v)) = line.trim().split_once(char::is_whitespace) else {
-            continue;
-        };
-        let v = v.trim();
-        match k {
-            "my-state" => state = FailoverState::from_isc_name(v),
-            "my-stos" => stos = v.parse::<u64>().ok(),
-            "mclt" => mclt = v.parse::<u32>().ok(),
-            _ => {}
-        }
-    }
+fn service_of_saved(p: &tandem_failover::machine::Persisted, peer: &FailoverPeer) -> Service {
     let mclt = match peer.role {
         Role::Primary => peer.mclt,
-        Role::Secondary => mclt.unwrap_or(peer.mclt),
+        Role::Secondary => p.mclt,
     };
-    match (state, stos) {
-        (Some(FailoverState::PartnerDown), Some(stos)) => Service::PartnerDown {
-            since: stos + u64::from(mclt),
+    match p.my_state {
+        FailoverState::PartnerDown => Service::PartnerDown {
+            since: p.my_stos + u64::from(mclt),
         },
-        (Some(FailoverState::CommunicationsInterrupted), _) => Service::Alone,
-        (Some(FailoverState::Normal), _) => Service::LoadBalanced,
+        FailoverState::CommunicationsInterrupted => Service::Alone,
+        FailoverState::Normal => Service::LoadBalanced,
         _ => Service::None,
     }
 }
@@ -1750,7 +1723,7 @@ mod tests {
         let text = |state: &str| {
             format!(
                 "# tandem failover state; written before the state is acted on
-                 my-state {state}
+my-state {state}
 my-stos {NOW}
 partner-state normal
 partner-stos 1
@@ -1758,43 +1731,32 @@ mclt 10
 "
             )
         };
+        let dir = tempfile::tempdir().unwrap();
+        let saved = |state: &str, role| {
+            std::fs::write(dir.path().join("failover-dhcp-failover.state"), text(state)).unwrap();
+            saved_service(dir.path(), &peer(role))
+        };
         // A secondary uses the MCLT it saved (the primary's); a primary its own.
         assert_eq!(
-            service_of_saved(&text("partner-down"), &peer(Role::Secondary)),
+            saved("partner-down", Role::Secondary),
             Service::PartnerDown { since: NOW + 10 }
         );
         assert_eq!(
-            service_of_saved(&text("partner-down"), &peer(Role::Primary)),
+            saved("partner-down", Role::Primary),
             Service::PartnerDown { since: NOW + 3600 }
         );
         assert_eq!(
-            service_of_saved(&text("communications-interrupted"), &peer(Role::Secondary)),
+            saved("communications-interrupted", Role::Secondary),
             Service::Alone
         );
-        assert_eq!(
-            service_of_saved(&text("normal"), &peer(Role::Secondary)),
-            Service::LoadBalanced
-        );
+        assert_eq!(saved("normal", Role::Secondary), Service::LoadBalanced);
         for other in ["recover", "potential-conflict", "no-such-state"] {
-            assert_eq!(
-                service_of_saved(&text(other), &peer(Role::Secondary)),
-                Service::None
-            );
+            assert_eq!(saved(other, Role::Secondary), Service::None);
         }
-        assert_eq!(service_of_saved("", &peer(Role::Secondary)), Service::None);
-        let dir = tempfile::tempdir().unwrap();
+        let empty = tempfile::tempdir().unwrap();
         assert_eq!(
-            saved_service(dir.path(), &peer(Role::Secondary)),
+            saved_service(empty.path(), &peer(Role::Secondary)),
             Service::None
-        );
-        std::fs::write(
-            dir.path().join("failover-dhcp-failover.state"),
-            text("partner-down"),
-        )
-        .unwrap();
-        assert_eq!(
-            saved_service(dir.path(), &peer(Role::Secondary)),
-            Service::PartnerDown { since: NOW + 10 }
         );
     }
 

@@ -32,7 +32,7 @@
 //! - messages are written to the socket after the engine lock is released,
 //!   so a slow partner never holds up DHCP requests.
 
-mod state;
+pub(crate) mod state;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
@@ -154,7 +154,7 @@ impl Failover {
         let mut threads = Vec::new();
         let mut senders = Vec::new();
         for (idx, peer) in ctx.config.failover.iter().enumerate() {
-            let file = dir.join(format!("failover-{}.state", file_name(&peer.name)));
+            let file = state_path(dir, &peer.name);
             let saved = state::load(&file)
                 .with_context(|| format!("cannot read failover state {}", file.display()))?;
             let (tx, rx) = mpsc::channel();
@@ -362,6 +362,11 @@ fn share_line(engine: &Engine, s: &PoolShare) -> String {
 
 /// The relationship name as a file name: letters, digits, `-`, `_`, `.`
 /// kept, anything else as `_`.
+/// Where a relationship's state is kept, under the DHCP state directory.
+pub(crate) fn state_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("failover-{}.state", file_name(name)))
+}
+
 fn file_name(name: &str) -> String {
     name.chars()
         .map(|c| {

@@ -21,7 +21,7 @@ use tandem_failover::machine::Persisted;
 use tandem_failover::FailoverState;
 
 /// Reads the saved state, or `None` for a relationship never started here.
-pub(super) fn load(file: &Path) -> anyhow::Result<Option<Persisted>> {
+pub(crate) fn load(file: &Path) -> anyhow::Result<Option<Persisted>> {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
