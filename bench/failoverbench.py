@@ -652,10 +652,15 @@ def main():
     ap.add_argument("--only", choices=["tandem", "isc"])
     ap.add_argument("--skip-ladder", action="store_true")
     ap.add_argument("--skip-outage", action="store_true")
+    ap.add_argument("--pool-blocks", type=int, default=150,
+                    help="pool size in /24s from 192.168.1.0 (default 150: 38,400 addresses)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     a = ap.parse_args()
-    global KEEP
+    global KEEP, POOL, POOL_SIZE
     KEEP = a.keep
+    if not 1 <= a.pool_blocks <= 250:
+        raise SystemExit("--pool-blocks: 1 to 250")
+    POOL, POOL_SIZE = ("192.168.1.0", f"192.168.{a.pool_blocks}.255"), a.pool_blocks * 256
     rates = [int(x) for x in a.rates.split(",")]
     for prog in ("perfdhcp", "dhcpd", "tcpdump", "ip", "ss"):
         if not shutil.which(prog):
@@ -670,7 +675,8 @@ def main():
     t0 = time.time()
     ladder = {k: [] for k in kinds}
     outage = {k: [] for k in kinds}
-    log(f"tandem {TANDEM}; work dir {work}; load average before: {loadavg()}")
+    log(f"tandem {TANDEM}; work dir {work}; pool {POOL[0]} - {POOL[1]} ({POOL_SIZE} addresses); "
+        f"load average before: {loadavg()}")
     try:
         pairs = {}
         for k in kinds:
