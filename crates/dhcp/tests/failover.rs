@@ -481,3 +481,52 @@ fn a_partners_names_go_only_when_it_cannot_hold_the_lease() {
     l.state = BindingState::Free;
     assert_eq!(names_may_go(down(now - 60), &l, now), NamesGo::Never);
 }
+
+/// Load balancing sends a partner's client away only while the partner has
+/// an address to give it (ISC's `peer_has_leases`): once every one of the
+/// partner's addresses is taken, this node answers that client itself.
+#[test]
+fn a_partner_without_free_addresses_gets_no_clients_sent_to_it() {
+    // Primary: the secondary's share is BACKUP; once it is all bound, the
+    // primary answers the secondary's clients.
+    let mut p = engine(Role::Primary, Service::LoadBalanced);
+    let given = p.balance(0, NOW, true).given;
+    assert!(!given.is_empty());
+    let theirs = mac_for(false, 0);
+    assert!(discover(&mut p, Role::Primary, theirs, NOW).reply.is_none());
+    for (i, mut l) in given.into_iter().enumerate() {
+        l.state = BindingState::Active;
+        l.start = NOW;
+        l.end = NOW + 3600;
+        l.hw = Some(HwAddr::ethernet([0x02, 0, 0, 0, 1, i as u8]));
+        p.store_peer_binding(l);
+    }
+    assert!(discover(&mut p, Role::Primary, theirs, NOW).reply.is_some());
+
+    // Secondary: the primary's share is every address that is not BACKUP
+    // (no lease counts as FREE); with all of it bound, the secondary
+    // answers the primary's clients.
+    let mut s = engine(Role::Secondary, Service::LoadBalanced);
+    let backup = backup_leases(NOW);
+    let backup_addrs: Vec<Ipv4Addr> = backup.iter().map(|l| l.addr).collect();
+    for l in backup {
+        s.store_peer_binding(l);
+    }
+    let mine = mac_for(true, 0);
+    assert!(discover(&mut s, Role::Secondary, mine, NOW).reply.is_none());
+    let all: Vec<Ipv4Addr> = (15..=34u8).map(|n| Ipv4Addr::new(192, 168, 0, n)).collect();
+    let free: Vec<Ipv4Addr> = all
+        .into_iter()
+        .filter(|a| !backup_addrs.contains(a))
+        .collect();
+    for (i, a) in free.iter().enumerate() {
+        let mut l = Lease::new(*a, BindingState::Active);
+        l.start = NOW;
+        l.end = NOW + 3600;
+        l.hw = Some(HwAddr::ethernet([0x02, 0, 0, 0, 2, i as u8]));
+        s.store_peer_binding(l);
+        // Until the last free address is bound, the primary still has one.
+        let answered = discover(&mut s, Role::Secondary, mine, NOW).reply.is_some();
+        assert_eq!(answered, i + 1 == free.len(), "after binding {a}");
+    }
+}

@@ -329,13 +329,7 @@ impl Engine {
     }
 
     fn share_of(&self, addr: Ipv4Addr, now: u64) -> Option<PoolShare> {
-        let (si, s) = self
-            .config
-            .subnets
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.contains(addr))?;
-        let pi = s.pools.iter().position(|p| p.contains(addr))?;
+        let (si, pi) = self.pool_of(addr)?;
         self.pool_share(si, pi, now)
     }
 
@@ -378,14 +372,63 @@ impl Engine {
     /// Whether the partner holds any free-state address in `addr`'s pool
     /// (ISC's `peer_has_leases`): the primary asks about BACKUP, the
     /// secondary about FREE.
-    fn peer_has_free(&self, peer: usize, addr: Ipv4Addr, now: u64) -> bool {
+    fn peer_has_free(&self, peer: usize, addr: Ipv4Addr, _now: u64) -> bool {
         let Some(cfg) = self.config.failover.get(peer) else {
             return false;
         };
-        self.share_of(addr, now).is_some_and(|s| match cfg.role {
-            Role::Primary => s.backup > 0,
-            Role::Secondary => s.free > 0,
-        })
+        let Some((si, pi)) = self.pool_of(addr) else {
+            return false;
+        };
+        match cfg.role {
+            Role::Primary => self.pool_has(si, pi, BindingState::Backup),
+            Role::Secondary => self.pool_has(si, pi, BindingState::Free),
+        }
+    }
+
+    /// The subnet and pool holding `addr`.
+    fn pool_of(&self, addr: Ipv4Addr) -> Option<(usize, usize)> {
+        let (si, s) = self
+            .config
+            .subnets
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.contains(addr))?;
+        Some((si, s.pools.iter().position(|p| p.contains(addr))?))
+    }
+
+    /// Whether pool `pi` of subnet `si` holds at least one usable,
+    /// unreserved address in `state` (an address without a lease counts as
+    /// free), as `pool_share` would count it. Asked for every DISCOVER the
+    /// hash gives to the partner, so it walks the lease table (stopping at
+    /// the first hit), not every address of a possibly large pool.
+    fn pool_has(&self, si: usize, pi: usize, state: BindingState) -> bool {
+        let subnet = &self.config.subnets[si];
+        let pool = &subnet.pools[pi];
+        let counts = |a: Ipv4Addr| {
+            pool.contains(a) && subnet.is_usable(a) && self.config.host_with_address(a).is_none()
+        };
+        let free = state == BindingState::Free;
+        for r in &pool.ranges {
+            let mut next = u32::from(r.first);
+            for (a, l) in self.leases.range(r.first..=r.last) {
+                let at = u32::from(*a);
+                // Addresses without a lease, between the last one and this.
+                if free && (next..at).map(Ipv4Addr::from).any(counts) {
+                    return true;
+                }
+                if l.state == state && counts(*a) {
+                    return true;
+                }
+                next = at.saturating_add(1);
+            }
+            if free
+                && next <= u32::from(r.last)
+                && (next..=u32::from(r.last)).map(Ipv4Addr::from).any(counts)
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// Failover's say on whether `a` may go to `c` now, or `None` when `a`
