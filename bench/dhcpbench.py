@@ -2,6 +2,7 @@
 """DHCPv4 leases per second: tandem vs Kea (memfile) vs ISC dhcpd.
 
   bench/dhcpbench.py [--period S] [--rates R,R,...] [--repeat N] [--keep]
+                     [--also-tandem PATH]  # a second tandem build ("tandem-b") in every turn
   bench/dhcpbench.py --profile RATE   # tandem alone under perf record
 
 perfdhcp runs full DORA exchanges (DISCOVER, OFFER, REQUEST, ACK), every
@@ -51,6 +52,9 @@ CLIENTS = 60000                              # perfdhcp -R: distinct MACs, < poo
 LEASE_TIME = 7200
 PASS = 0.98                                  # ACKs / DISCOVERs for a step to pass
 SERVERS = ["tandem", "kea", "isc"]
+# --also-tandem: another tandem binary, run as server "tandem-b" beside the
+# others in every turn, so two builds meet the same load on a shared machine.
+BINARY = {"tandem": TANDEM}
 # perfdhcp -W: after the last DISCOVER, wait this long (µs) for answers
 # still in flight instead of counting them as drops.
 WAIT_US = 500000
@@ -132,7 +136,8 @@ class Server:
         d = self.dir
         self.log = os.path.join(d, "log")
         self.ready_file, env = self.log, None
-        if kind == "tandem":
+        self.bin = BINARY.get(kind)
+        if kind.startswith("tandem"):
             conf = os.path.join(d, "tandem.toml")
             self.state = os.path.join(d, "state")
             open(conf, "w").write(
@@ -141,7 +146,7 @@ class Server:
                 f'default-lease-time = {LEASE_TIME}\nmax-lease-time = {LEASE_TIME}\nmin-lease-time = {LEASE_TIME}\n'
                 f'[[dhcp.subnet]]\nsubnet = "10.77.0.0/{PREFIX}"\n'
                 f'[[dhcp.subnet.pool]]\nrange = "{POOL[0]} - {POOL[1]}"\n')
-            argv = [TANDEM, "serve", "--config", conf]
+            argv = [self.bin, "serve", "--config", conf]
             self.ready = "tandem ready:"
         elif kind == "kea":
             conf = os.path.join(d, "kea-dhcp4.json")
@@ -207,9 +212,9 @@ class Server:
     def leases(self):
         """Active leases the server holds: address -> MAC."""
         out = {}
-        if self.kind == "tandem":
+        if self.kind.startswith("tandem"):
             sock = os.path.join(self.state, "control.sock")
-            for l in json.loads(sh(TANDEM, "leases", "--json", "--socket", sock)):
+            for l in json.loads(sh(self.bin, "leases", "--json", "--socket", sock)):
                 if l["state"] == "active":
                     out[l["address"]] = l["hardware_address"]
         elif self.kind == "kea":
@@ -313,11 +318,11 @@ def run_one(kind, rate, period, work, label, count_syncs=False):
         r["busy"] = os.cpu_count() * (m1[0] - m0[0]) / max(m1[1] - m0[1], 1)
         r["srv_bufdrop"] = udp_rcvbuf_errors(NS_SRV) - sd0
         r["cli_bufdrop"] = udp_rcvbuf_errors(NS_CLI) - cd0
-        if kind == "tandem":
+        if kind.startswith("tandem"):
             r["store"] = s.leases()      # while it still runs
     finally:
         s.stop()
-    if kind != "tandem":
+    if not kind.startswith("tandem"):
         r["store"] = s.leases()          # the lease file, complete after stop
     r.update(kind=kind, rate=rate, period=period)
     r["leases_s"] = r["acks"] / period
@@ -386,9 +391,14 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, lease files)")
     ap.add_argument("--profile", type=int, metavar="RATE",
                     help="instead of the benchmark: profile tandem alone at RATE with perf record")
+    ap.add_argument("--also-tandem", metavar="PATH",
+                    help="a second tandem binary, run as tandem-b beside the others at every step")
     ap.add_argument("--gen-mode", choices=["single", "multi"], default=GEN_MODE, help="perfdhcp -g")
     a = ap.parse_args()
     GEN_MODE = a.gen_mode
+    if a.also_tandem:
+        BINARY["tandem-b"] = os.path.abspath(a.also_tandem)
+        SERVERS.insert(1, "tandem-b")
     rates = [int(x) for x in a.rates.split(",")]
     if max(rates) * a.period >= CLIENTS:
         raise SystemExit(f"rate x period must stay below {CLIENTS} so every client is new and the pool lasts")
@@ -414,12 +424,16 @@ def main():
               f"work dir {work} ({sh('findmnt', '-n', '-o', 'FSTYPE', '-T', work).strip()})")
         print(f"perfdhcp -4 -g {GEN_MODE} -l {IF_CLI} -r RATE -R {CLIENTS} -p {a.period} -W {WAIT_US} -x l {SRV_IP}\n")
 
+        # perfdhcp never sets SO_RCVBUF (strace: only IP_PKTINFO), so every
+        # reply reaches it through a socket of the kernel's default size.
+        rmem = open("/proc/sys/net/core/rmem_default").read().strip()
+        print(f"perfdhcp's receive buffer: net.core.rmem_default = {rmem} bytes (perfdhcp sets no SO_RCVBUF)")
         print(f"load average before: {open('/proc/loadavg').read().split()[:3]} (the machine may be shared)\n")
         print("1. sweep")
         fails = {k: 0 for k in SERVERS}        # consecutive failed steps
         sweep = {k: [] for k in SERVERS}
         for i, rate in enumerate(rates):
-            order = SERVERS[i % 3:] + SERVERS[:i % 3]
+            order = SERVERS[i % len(SERVERS):] + SERVERS[:i % len(SERVERS)]
             for kind in order:
                 if fails[kind] >= 2:
                     continue
@@ -442,13 +456,13 @@ def main():
         # and tandem at ten times ISC's.
         h2h = []
         if best["kea"]:
-            h2h.append((best["kea"]["rate"], ["tandem", "kea"], "Kea's sustained rate"))
+            h2h.append((best["kea"]["rate"], [k for k in SERVERS if k != "isc"], "Kea's sustained rate"))
         if best["isc"] and 10 * best["isc"]["rate"] * a.period < CLIENTS:
             r10 = 10 * best["isc"]["rate"]
             if h2h and h2h[0][0] == r10:
-                h2h[0] = (r10, ["tandem", "kea"], "Kea's sustained rate = 10x ISC's")
+                h2h[0] = (r10, h2h[0][1], "Kea's sustained rate = 10x ISC's")
             else:
-                h2h.append((r10, ["tandem"], "10x ISC's sustained rate"))
+                h2h.append((r10, [k for k in SERVERS if k.startswith("tandem")], "10x ISC's sustained rate"))
         h2h_runs = []
         for rate, kinds, why in h2h:
             print(f"\n2. head-to-head at {rate}/s ({why}), {a.repeat} runs each")
@@ -479,7 +493,8 @@ def main():
     print("| server | sustained rate (offered, ≤ 2% drops) | leases/s there | drops there | server CPU-s there (µs/lease) "
           "| peak leases/s (any step) | syncs per ACKed lease (strace, 500/s) | ACKed leases in the store |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
-    name = {"tandem": "tandem", "kea": "Kea 2.2 (memfile)", "isc": "ISC dhcpd 4.4"}
+    name = {"tandem": "tandem", "tandem-b": f"tandem-b ({BINARY.get('tandem-b')})",
+            "kea": "Kea 2.2 (memfile)", "isc": "ISC dhcpd 4.4"}
     for k in SERVERS:
         b, peak = best[k], max(r["leases_s"] for r in sweep[k])
         sy = syncs[k]
@@ -492,10 +507,12 @@ def main():
                   f"{b['cpu']:.2f} ({b['cpu'] / max(b['acks'], 1) * 1e6:.0f}) | {peak:,.0f} | {syn} | {stored} |")
         else:
             print(f"| {name[k]} | none passed | | | | {peak:,.0f} | {syn} | |")
-    t, kb, ib = best["tandem"], best["kea"], best["isc"]
-    if t and kb and ib:
-        print(f"\ntandem / Kea: {t['rate'] / kb['rate']:.2f}x sustained rate; "
-              f"tandem / ISC: {t['rate'] / ib['rate']:.1f}x sustained rate")
+    kb, ib = best["kea"], best["isc"]
+    for tk in (k for k in SERVERS if k.startswith("tandem")):
+        t = best[tk]
+        if t and kb and ib:
+            print(f"\n{tk} / Kea: {t['rate'] / kb['rate']:.2f}x sustained rate; "
+                  f"{tk} / ISC: {t['rate'] / ib['rate']:.1f}x sustained rate")
     for rate, why, runs in h2h_runs:
         for k, rs in runs.items():
             ls = sorted(r["leases_s"] for r in rs)
@@ -505,7 +522,7 @@ def main():
     for k, r in loaded.items():
         print(f"syncs under load, {k} @{r['rate']}/s: {r['syncs']} for {r['acks']} ACKs "
               f"({r['syncs'] / max(r['acks'], 1):.2f} per lease"
-              + (f", {r['acks'] / max(r['syncs'], 1):.1f} leases per group commit)" if k == "tandem" else ")"))
+              + (f", {r['acks'] / max(r['syncs'], 1):.1f} leases per group commit)" if k.startswith("tandem") else ")"))
     every = ([r for rs in sweep.values() for r in rs] + list(loaded.values())
              + [r for _, _, runs in h2h_runs for rs in runs.values() for r in rs])
     lost = [r for r in every if r["missing"]]
