@@ -20,11 +20,11 @@ use tandem_config::Config;
 
 /// `CAP_NET_BIND_SERVICE`: DNS on port 53, DHCP on 67, failover on 647.
 pub const CAP_NET_BIND_SERVICE: u32 = 10;
-/// `CAP_NET_ADMIN`: the `SIOCSARP` entry for a unicast DHCP reply to a
-/// client that has no address yet.
+/// `CAP_NET_ADMIN`: not kept (named in logs of what was dropped).
 pub const CAP_NET_ADMIN: u32 = 12;
-/// `CAP_NET_RAW`: `SO_BINDTODEVICE` on the DHCP sockets, ICMP echo and
-/// ARP probes (conflict detection, failover's partner-down check).
+/// `CAP_NET_RAW`: `SO_BINDTODEVICE` on the DHCP sockets, the packet socket
+/// that unicasts to address-less clients, ICMP echo and ARP probes
+/// (conflict detection, failover's partner-down check).
 pub const CAP_NET_RAW: u32 = 13;
 
 const CAP_NAMES: &[(u32, &str)] = &[
@@ -42,15 +42,12 @@ const CAP_NAMES: &[(u32, &str)] = &[
     (21, "CAP_SYS_ADMIN"),
 ];
 
-/// The capabilities a server with this configuration needs once running.
-/// CAP_NET_ADMIN only with `[dhcp]`: without it a unicast reply to an
-/// address-less client falls back to broadcast.
-pub fn needed_capabilities(config: &Config) -> Vec<u32> {
-    let mut caps = vec![CAP_NET_BIND_SERVICE, CAP_NET_RAW];
-    if config.dhcp.is_some() {
-        caps.push(CAP_NET_ADMIN);
-    }
-    caps
+/// The capabilities a server with this configuration needs once running:
+/// the same two for DNS and DHCP. A unicast reply to an address-less DHCP
+/// client goes through a packet socket (CAP_NET_RAW), not an ARP-table
+/// entry (which would need CAP_NET_ADMIN).
+pub fn needed_capabilities(_config: &Config) -> Vec<u32> {
+    vec![CAP_NET_BIND_SERVICE, CAP_NET_RAW]
 }
 
 #[repr(C)]

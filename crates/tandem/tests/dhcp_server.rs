@@ -336,3 +336,54 @@ fn a_malformed_packet_is_counted_and_dropped() {
         Ipv4Addr::new(192, 168, 0, 15)
     );
 }
+
+/// Without CAP_NET_ADMIN (no ARP-table entry possible), a reply to a client
+/// that has no address yet still goes unicast to its hardware address and
+/// offered address (RFC 2131 §4.1), through the packet socket
+/// (CAP_NET_RAW), rather than falling back to broadcast.
+#[test]
+fn replies_to_an_address_less_client_are_unicast_without_net_admin() {
+    if !can_run() || !peers_present(&["setpriv"]) {
+        return;
+    }
+    let lab = Lab::new("rawuni");
+    let srv = lab.add_host("srv", Some("192.168.0.254/24"));
+    let cli = lab.add_host("cli", None);
+    let config = lab.dir().join("tandem.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nstate-dir = \"{}\"\n[dhcp]\ninterfaces = [\"{}\"]\nconflict-detection = \"none\"\n\
+             [[dhcp.subnet]]\nsubnet = \"192.168.0.0/24\"\n[[dhcp.subnet.pool]]\nrange = \"192.168.0.50 - 192.168.0.60\"\n",
+            lab.dir().join("state").display(),
+            srv.iface
+        ),
+    )
+    .unwrap();
+    // Root without CAP_NET_ADMIN: SIOCSARP is refused.
+    let mut c = srv.command("setpriv");
+    c.args([
+        "--bounding-set",
+        "-net_admin",
+        "--inh-caps",
+        "-net_admin",
+        "--",
+    ])
+    .arg(tandem_bin())
+    .args(["serve", "--config"])
+    .arg(&config)
+    .env("TANDEM_LOG", "tandem_server::dhcp=debug,info");
+    let mut tandem = Proc::spawn("tandem", c, "tandem ready:");
+    let mut client = Client::start(ClientKind::Udhcpc, &cli, ClientOptions::default());
+    let lease = client.wait_lease(LEASE_TIMEOUT);
+    assert!(lease.address >= Ipv4Addr::new(192, 168, 0, 50));
+    tandem.wait_for(
+        &format!(
+            "reply to {} unicast to its hardware address through the packet socket",
+            lease.address
+        ),
+        Duration::from_secs(5),
+    );
+    let log = tandem.output();
+    assert!(!log.contains("broadcasting"), "{log}");
+}

@@ -7,6 +7,7 @@
 //! never if the write failed.
 
 pub mod net;
+pub mod raw;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::path::Path;
@@ -47,6 +48,10 @@ struct Link {
     name: String,
     sock: UdpSocket,
     addrs: Mutex<(Instant, Vec<(Ipv4Addr, u8)>)>,
+    /// Unicast to an address-less client's hardware address; `None` when
+    /// the packet socket could not be opened (then an ARP entry, or
+    /// broadcast).
+    raw: Option<raw::RawLink>,
 }
 
 impl Link {
@@ -148,10 +153,20 @@ impl DhcpService {
             if addrs.is_empty() {
                 tracing::warn!("interface {name} has no IPv4 address; only relayed requests can be served there");
             }
+            let raw = match raw::RawLink::open(name) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(
+                        "interface {name}: no packet socket ({e}); replies to clients without an address go through an ARP entry or broadcast"
+                    );
+                    None
+                }
+            };
             links.push(Arc::new(Link {
                 name: name.clone(),
                 sock,
                 addrs: Mutex::new((Instant::now(), addrs)),
+                raw,
             }));
         }
         let ctx = Arc::new(Ctx {
@@ -474,6 +489,23 @@ fn send_reply(ctx: &Ctx, link: &Link, r: &Reply) {
         Destination::Unicast(ip) => SocketAddrV4::new(*ip, client),
         Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, client),
         Destination::UnicastHw { ip, hw } => {
+            if let (Some(raw), Some(src)) = (&link.raw, reply_source(r, link)) {
+                let from = SocketAddrV4::new(src, ctx.config.port);
+                match raw.send(from, SocketAddrV4::new(*ip, client), *hw, &enc.bytes) {
+                    Ok(()) => {
+                        tracing::debug!(
+                            "reply to {ip} unicast to its hardware address through the packet socket on {}",
+                            link.name
+                        );
+                        ctx.counters.replies.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) => tracing::debug!(
+                        "cannot send to {ip} through the packet socket on {}: {e}",
+                        link.name
+                    ),
+                }
+            }
             match net::set_arp_entry(&link.sock, &link.name, *ip, *hw) {
                 Ok(()) => SocketAddrV4::new(*ip, client),
                 Err(e) => {
@@ -488,6 +520,17 @@ fn send_reply(ctx: &Ctx, link: &Link, r: &Reply) {
     };
     net::send(&link.sock, &enc.bytes, SocketAddr::V4(to));
     ctx.counters.replies.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The address a reply comes from: its server identifier (always set in
+/// OFFER, ACK and NAK), else the interface's first address.
+fn reply_source(r: &Reply, link: &Link) -> Option<Ipv4Addr> {
+    r.packet
+        .options
+        .get(tandem_dhcp_wire::code::SERVER_ID)
+        .and_then(|v| <[u8; 4]>::try_from(v).ok())
+        .map(Ipv4Addr::from)
+        .or_else(|| lock(&link.addrs).1.first().map(|(a, _)| *a))
 }
 
 fn log(lines: &[tandem_dhcp::LogLine]) {
