@@ -4,6 +4,8 @@
   bench/failoverbench.py [--rates R,R,...] [--period S] [--churn-rate R]
                          [--churn-period S] [--kill-at S] [--only tandem|isc]
                          [--skip-ladder] [--skip-outage] [--keep]
+                         [--udhcpc-clients N] [--udhcpc-period S]
+                         [--udhcpc-kill-at S] [--udhcpc-rounds N]
 
 Each pair lives in network namespaces of its own, shaped like the seed:
 
@@ -38,6 +40,15 @@ Phases:
      back to normal) of the primary; --kill-rounds times each. A capture in the client namespace
      gives every exchange's DISCOVER -> ACK time: failed = DISCOVERs never
      ACKed, delayed = ACKed after more than 1 s.
+
+  4. Outage with retrying clients (--udhcpc-clients N, e.g. 30): N more
+     namespaces on the same bridge, each looping BusyBox `udhcpc -f -q
+     -t 10 -T 1 -A 1` (under `timeout 10`) with a new MAC per round (a new client each time,
+     0.2 s apart) for --udhcpc-period s: baseline, then kill -9 of the
+     secondary, then of the primary, at --udhcpc-kill-at s. The clients'
+     script only appends the event to a file (udhcpc configures nothing).
+     Per run: DORAs attempted, completed, failed (no lease in 10 s), and
+     completed in more than 1 s / 3 s.
 
 Every wait and run is bounded; every process is ended by PID; the
 namespaces are deleted on exit, on error and on Ctrl-C. Nothing is sent
@@ -77,8 +88,9 @@ def loadavg():
 # ---------------------------------------------------------------- topology
 
 class Lab:
-    def __init__(self, tag):
+    def __init__(self, tag, clients=0):
         base = f"tfob-{os.getpid()}-{tag}"
+        self.tag = tag
         self.lan, self.s1, self.s2, self.c = (f"{base}-{x}" for x in ("lan", "s1", "s2", "c"))
         for ns in (self.lan, self.s1, self.s2, self.c):
             sh("ip", "netns", "add", ns)
@@ -90,7 +102,19 @@ class Lab:
         self.if_s1 = self._host(self.s1, "s1", "p1", f"{PRIMARY}/{PREFIX}", "02:74:66:00:00:01")
         self.if_s2 = self._host(self.s2, "s2", "p2", f"{SECONDARY}/{PREFIX}", "02:74:66:00:00:02")
         self.if_c = self._host(self.c, "c", "p3", f"{CLIENT}/{PREFIX}", "02:74:66:00:00:03")
-        for ns in (self.s1, self.s2, self.c):
+        # --udhcpc-clients: one namespace per retrying client, no address.
+        self.ucs = []
+        for i in range(clients):
+            ns = f"{base}-u{i}"
+            sh("ip", "netns", "add", ns)
+            namespaces.append(ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            sh("ip", "-n", ns, "link", "add", f"u{i}", "type", "veth", "peer", "name", f"q{i}", "netns", self.lan)
+            sh("ip", "-n", self.lan, "link", "set", f"q{i}", "master", "br0")
+            sh("ip", "-n", self.lan, "link", "set", f"q{i}", "up")
+            sh("ip", "-n", ns, "link", "set", f"u{i}", "up")
+            self.ucs.append((ns, f"u{i}"))
+        for ns in (self.s1, self.s2, self.c) + tuple(n for n, _ in self.ucs):
             assert "default" not in sh("ip", "-n", ns, "-4", "route", "show")
 
     def _host(self, ns, iface, port, cidr, mac):
@@ -232,9 +256,9 @@ NORMAL = f"failover peer {NAME}: Both servers normal"
 
 
 class Pair:
-    def __init__(self, kind, work):
+    def __init__(self, kind, work, clients=0):
         self.kind = kind
-        self.lab = Lab(kind[0])
+        self.lab = Lab(kind[0], clients)
         self.p = Node(kind, "primary", self.lab, work)
         self.s = Node(kind, "secondary", self.lab, work)
 
@@ -641,6 +665,92 @@ def outage_run(pair, rate, period, kill_at, victim, work):
     return r
 
 
+# ---------------------------------------------------------------- udhcpc churn
+
+# The clients' script only records the event: udhcpc configures nothing
+# itself (the script would), so no address, route or resolv.conf changes,
+# not even inside the client namespaces.
+UDHCPC_SCRIPT = '#!/bin/sh\necho "$1 $interface $ip" >> "$0.events"\nexit 0\n'
+UDHCPC_FAIL = 10         # s: no lease within this counts as failed
+_mac = __import__("itertools").count(1)     # next() is atomic under the GIL
+
+
+def udhcpc_round(ns, iface, script, macs):
+    """One new client: a fresh MAC on the namespace's veth, then
+    `udhcpc -f -q` (DISCOVERs 1 s apart, each REQUEST sent up to 3 times
+    1 s apart, then after 1 s (-A) it starts over; exit on the lease),
+    ended by `timeout` after UDHCPC_FAIL s: that is a failed round. No
+    `-n`: with it udhcpc exits after its third unanswered REQUEST
+    ("leasefail") instead of starting over, which no resident client does.
+    (start, seconds, ok)."""
+    n = next(_mac)
+    mac = f"02:75:{macs:02x}:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}"
+    sh("ip", "-n", ns, "link", "set", "dev", iface, "address", mac)
+    t0 = time.time()
+    p = subprocess.Popen(["timeout", "-k", "1", str(UDHCPC_FAIL), *in_ns(
+        ns, "udhcpc", "-f", "-q", "-i", iface, "-s", script, "-t", str(UDHCPC_FAIL), "-T", "1", "-A", "1")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started.append(p)
+    rc = p.wait(UDHCPC_FAIL + 10)
+    dt = time.time() - t0
+    started.remove(p)
+    return t0, dt, rc == 0 and dt <= UDHCPC_FAIL
+
+
+def udhcpc_run(pair, period, kill_at, victim, gap, work):
+    """Every client namespace churns new clients for `period` s (a round
+    started before the end runs to its end); `kill -9` of `victim` at
+    `kill_at` s. Returns the per-round results."""
+    import threading
+    lab = pair.lab
+    script = os.path.join(work, f"udhcpc-{pair.kind}.sh")
+    open(script, "w").write(UDHCPC_SCRIPT)
+    os.chmod(script, 0o755)
+    open(script + ".events", "w").close()
+    macs = {"tandem": 1, "isc": 2}[pair.kind]
+    results, errors = [], []
+    t_start = time.time()
+    until = t_start + period
+
+    def loop(ns, iface):
+        try:
+            while time.time() < until:
+                results.append(udhcpc_round(ns, iface, script, macs))
+                time.sleep(gap)
+        except BaseException as e:       # noqa: BLE001  (reported below)
+            errors.append(repr(e))
+    la = loadavg()
+    ths = [threading.Thread(target=loop, args=c, daemon=True) for c in lab.ucs]
+    for t in ths:
+        t.start()
+    t_kill = None
+    if victim:
+        time.sleep(max(0.0, t_start + kill_at - time.time()))
+        t_kill = time.time()
+        victim.kill9()
+    for t in ths:
+        t.join(max(1.0, until + UDHCPC_FAIL + 15 - time.time()))
+    if errors or any(t.is_alive() for t in ths):
+        raise SystemExit(f"udhcpc churn: {errors[:3]} alive {sum(t.is_alive() for t in ths)}")
+    events = open(script + ".events").read().split("\n")
+    leasefail = sum(1 for e in events if e.startswith("leasefail"))
+    bound = sum(1 for e in events if e.startswith("bound"))
+    ok = [dt for _t0, dt, good in results if good]
+    bad = [t0 - (t_kill or t_start) for t0, _dt, good in results if not good]
+    slow = [(t0 - (t_kill or t_start), dt) for t0, dt, good in results if good and dt > 1.0]
+    r = dict(kind=pair.kind, victim=victim.role if victim else None, attempted=len(results), completed=len(ok),
+             failed=len(bad), gt1=sum(1 for d in ok if d > 1.0), gt3=sum(1 for d in ok if d > 3.0), lat=ok,
+             slow=slow, bad=bad, load=la, leasefail=leasefail, bound=bound)
+    win = [s for s, _ in slow] + bad
+    log(f"  {pair.kind:6} kill {r['victim'] or 'none':9}  {len(lab.ucs)} udhcpc clients for {period} s: "
+        f"{r['attempted']} DORAs attempted, {r['completed']} completed, {r['failed']} failed (no lease in {UDHCPC_FAIL} s); "
+        f"> 1 s {r['gt1']}, > 3 s {r['gt3']}; DORA ms median {pct(ok, .5) * 1e3:.0f} p99 {pct(ok, .99) * 1e3:.0f} "
+        f"max {max(ok or [float('nan')]) * 1e3:.0f}; script events: bound {bound}, leasefail {leasefail}"
+        + (f"; slow/failed rounds started {min(win):+.2f} .. {max(win):+.2f} s from the kill" if win and victim else "")
+        + f"  load {la}")
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default=",".join(map(str, RATES)))
@@ -654,6 +764,12 @@ def main():
     ap.add_argument("--skip-outage", action="store_true")
     ap.add_argument("--pool-blocks", type=int, default=150,
                     help="pool size in /24s from 192.168.1.0 (default 150: 38,400 addresses)")
+    ap.add_argument("--udhcpc-clients", type=int, default=0,
+                    help="outage with retrying clients: this many udhcpc namespaces (0: not run; 1 to 60)")
+    ap.add_argument("--udhcpc-period", type=int, default=15, help="seconds of udhcpc churn per run")
+    ap.add_argument("--udhcpc-kill-at", type=float, default=4.0)
+    ap.add_argument("--udhcpc-rounds", type=int, default=1, help="kills of each role per pair (udhcpc)")
+    ap.add_argument("--udhcpc-gap", type=float, default=0.2, help="pause between one client's rounds (s)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     a = ap.parse_args()
     global KEEP, POOL, POOL_SIZE
@@ -662,6 +778,10 @@ def main():
         raise SystemExit("--pool-blocks: 1 to 250")
     POOL, POOL_SIZE = ("192.168.1.0", f"192.168.{a.pool_blocks}.255"), a.pool_blocks * 256
     rates = [int(x) for x in a.rates.split(",")]
+    if not 0 <= a.udhcpc_clients <= 60:
+        raise SystemExit("--udhcpc-clients: 0 to 60")
+    if a.udhcpc_clients and not shutil.which("udhcpc"):
+        raise SystemExit("udhcpc not found (busybox-udhcpc or busybox)")
     for prog in ("perfdhcp", "dhcpd", "tcpdump", "ip", "ss"):
         if not shutil.which(prog):
             raise SystemExit(f"{prog} not found")
@@ -675,12 +795,13 @@ def main():
     t0 = time.time()
     ladder = {k: [] for k in kinds}
     outage = {k: [] for k in kinds}
+    uout = {k: [] for k in kinds}
     log(f"tandem {TANDEM}; work dir {work}; pool {POOL[0]} - {POOL[1]} ({POOL_SIZE} addresses); "
         f"load average before: {loadavg()}")
     try:
         pairs = {}
         for k in kinds:
-            pairs[k] = Pair(k, work)
+            pairs[k] = Pair(k, work, a.udhcpc_clients)
             tn, tb = pairs[k].start()
             log(f"{k} pair: both servers normal after {tn:.1f} s, pool balanced after {tb:.1f} s")
         if not a.skip_ladder:
@@ -696,6 +817,21 @@ def main():
                 outage[k].append(outage_run(pr, a.churn_rate, a.churn_period, a.kill_at, None, work))
                 for victim in [pr.s, pr.p] * a.kill_rounds:
                     outage[k].append(outage_run(pr, a.churn_rate, a.churn_period, a.kill_at, victim, work))
+                    c = [n.text().count(NORMAL) for n in pr.nodes()]
+                    tr = time.time()
+                    victim.start()
+                    for n, cn in zip(pr.nodes(), c):
+                        n.wait_count(NORMAL, cn + 1, PAIR_TIMEOUT)
+                    log(f"      {victim.role} restarted: both normal again after {time.time() - tr:.1f} s")
+                    pr.wait_balanced(PAIR_TIMEOUT)
+        if a.udhcpc_clients:
+            log(f"\n3. outage, retrying clients: {a.udhcpc_clients} namespaces each looping new-MAC udhcpc -f -q "
+                f"-t {UDHCPC_FAIL} -T 1 -A 1 (timeout {UDHCPC_FAIL} s) for {a.udhcpc_period} s, kill -9 at {a.udhcpc_kill_at} s")
+            for k in kinds:
+                pr = pairs[k]
+                uout[k].append(udhcpc_run(pr, a.udhcpc_period, a.udhcpc_kill_at, None, a.udhcpc_gap, work))
+                for victim in [pr.s, pr.p] * a.udhcpc_rounds:
+                    uout[k].append(udhcpc_run(pr, a.udhcpc_period, a.udhcpc_kill_at, victim, a.udhcpc_gap, work))
                     c = [n.text().count(NORMAL) for n in pr.nodes()]
                     tr = time.time()
                     victim.start()
@@ -739,6 +875,20 @@ def main():
                 rs = [r for r in outage[k] if r["victim"] == role]
                 log(f"{k}: kill -9 of the {role}, {len(rs)} runs: {sum(r['failed'] for r in rs)} failed, "
                     f"{sum(r['delayed'] for r in rs)} delayed of {sum(r['exchanges'] for r in rs)} exchanges")
+    if uout[kinds[0]]:
+        log("\n| pair | killed | DORAs attempted | completed | failed (no lease in 10 s) | > 1 s | > 3 s | DORA median / p99 / max (ms) |")
+        log("|---|---|---:|---:|---:|---:|---:|---:|")
+        for k in kinds:
+            for r in uout[k]:
+                lv = r["lat"]
+                log(f"| {k} | {r['victim'] or 'none'} | {r['attempted']:,} | {r['completed']:,} | {r['failed']} | {r['gt1']} | {r['gt3']} | "
+                    f"{pct(lv, .5) * 1e3:.0f} / {pct(lv, .99) * 1e3:.0f} / {max(lv or [float('nan')]) * 1e3:.0f} |")
+        for k in kinds:
+            for r in uout[k]:
+                if r["slow"] or r["bad"]:
+                    log(f"{k} kill {r['victim']}: slow (start from kill s, took s) "
+                        + ", ".join(f"{s:+.2f}/{d:.2f}" for s, d in sorted(r['slow'])[:12])
+                        + (f"; failed started at {', '.join(f'{b:+.2f}' for b in sorted(r['bad'])[:12])}" if r["bad"] else ""))
 
 
 if __name__ == "__main__":
