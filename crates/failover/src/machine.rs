@@ -89,6 +89,15 @@ pub enum Event {
     /// The operator says the partner is down (`tandem failover
     /// partner-down`, ISC's omshell).
     OperatorPartnerDown,
+    /// The operator stops this server's service for a while (`tandem
+    /// failover pause`, ISC's local-state paused): the partner moves to
+    /// communications-interrupted and serves alone.
+    OperatorPause,
+    /// The operator takes this server out (`tandem failover shut-down`,
+    /// ISC's local-state shut-down): the partner moves to partner-down.
+    OperatorShutDown,
+    /// The operator ends a pause or shut-down (`tandem failover resume`).
+    OperatorResume,
     /// The shell ran the pool balancing that [`Action::Balance`] asked for:
     /// `given` addresses went to the partner (their updates come as
     /// [`Event::LeaseChanged`]); `short` means this side is short of
@@ -639,6 +648,34 @@ impl Relationship {
                         self.config.name
                     ),
                 );
+            }
+            Event::OperatorPause | Event::OperatorShutDown => {
+                let next = if event == Event::OperatorPause {
+                    S::Paused
+                } else {
+                    S::ShutDown
+                };
+                self.leave_startup(now);
+                self.transition(&mut out, next, now, leases);
+            }
+            Event::OperatorResume => {
+                if matches!(self.current(), S::Paused | S::ShutDown) {
+                    // Back through communications-interrupted: the partner's
+                    // answer to our STATE then decides, by ISC's table (normal
+                    // again, or conflict resolution after a partner-down).
+                    self.leave_startup(now);
+                    self.transition(&mut out, S::CommunicationsInterrupted, now, leases);
+                } else {
+                    self.log(
+                        &mut out,
+                        true,
+                        format!(
+                            "failover peer {}: resume refused: not paused or shut down ({})",
+                            self.config.name,
+                            name(self.current())
+                        ),
+                    );
+                }
             }
             Event::OperatorPartnerDown => {
                 if matches!(

@@ -273,3 +273,81 @@ fn the_extension_from_a_partner_not_known_as_tandem_is_ignored() {
         OptionCode::Ddns
     ));
 }
+
+/// Operator states (ISC's omshell local-state): a paused server serves
+/// nobody and tells its partner, which moves to communications-interrupted
+/// (shut-down: partner-down); resume goes back through
+/// communications-interrupted, so the partner's answer decides by ISC's
+/// table.
+#[test]
+fn operator_pause_shut_down_and_resume() {
+    use tandem_failover::machine::Service;
+    use tandem_failover::FailoverState as S;
+    let now = 1_800_000_000u64;
+    let saved = tandem_failover::machine::Persisted {
+        my_state: S::Normal,
+        my_stos: now - 100,
+        partner_state: S::Normal,
+        partner_stos: now - 100,
+        mclt: 1800,
+    };
+    for (event, state) in [
+        (Event::OperatorPause, S::Paused),
+        (Event::OperatorShutDown, S::ShutDown),
+    ] {
+        let mut rel = Relationship::new(config(Role::Secondary), Some(saved), now);
+        let table = Table(BTreeMap::new());
+        let mut out = rel.handle(Event::LinkUp, &table, now);
+        out.extend(rel.handle(Event::Received(tandem_connect(now as u32)), &table, now));
+        let normal = wire::state(
+            now as u32,
+            7,
+            S::Normal,
+            Default::default(),
+            (now - 100) as u32,
+        );
+        out.extend(rel.handle(Event::Received(normal), &table, now));
+        assert_eq!(rel.state(), S::Normal);
+        assert_ne!(rel.service(), Service::None);
+
+        let out = rel.handle(event, &table, now + 1);
+        assert_eq!(rel.state(), state);
+        assert_eq!(rel.service(), Service::None);
+        assert!(out
+            .iter()
+            .any(|a| matches!(a, Action::Persist(p) if p.my_state == state)));
+        assert!(sent(&out).iter().any(|m| m.kind == MessageType::State));
+
+        let out = rel.handle(Event::OperatorResume, &table, now + 2);
+        assert_eq!(rel.state(), S::CommunicationsInterrupted);
+        assert!(sent(&out).iter().any(|m| m.kind == MessageType::State));
+        // The partner, normal again, answers normal: both are normal.
+        let normal = wire::state(
+            now as u32 + 3,
+            8,
+            S::Normal,
+            Default::default(),
+            (now - 100) as u32,
+        );
+        rel.handle(Event::Received(normal), &table, now + 3);
+        assert_eq!(rel.state(), S::Normal);
+        // Resume is refused when there is nothing to resume.
+        let out = rel.handle(Event::OperatorResume, &table, now + 4);
+        assert!(warnings(&out).iter().any(|w| w.contains("resume refused")));
+    }
+    // A restart keeps the operator's state: it is the saved state that
+    // startup returns to, with no automatic way out.
+    let paused = tandem_failover::machine::Persisted {
+        my_state: S::Paused,
+        ..saved
+    };
+    let mut rel = Relationship::new(config(Role::Secondary), Some(paused), now);
+    let table = Table(BTreeMap::new());
+    for t in 0..30 {
+        rel.handle(Event::Tick, &table, now + t);
+    }
+    assert_eq!(rel.state(), S::Paused);
+    assert_eq!(rel.service(), Service::None);
+    rel.handle(Event::OperatorResume, &table, now + 31);
+    assert_eq!(rel.state(), S::CommunicationsInterrupted);
+}

@@ -59,6 +59,21 @@ async fn session(stream: UnixStream, shared: Arc<Shared>) -> std::io::Result<()>
                     .await
                     .unwrap_or_else(|e| format!("error: {e}\n"))
             }
+            cmd if matches!(
+                cmd.split_whitespace().take(2).collect::<Vec<_>>()[..],
+                ["failover", "pause" | "shut-down" | "resume"]
+            ) =>
+            {
+                let mut words = cmd.split_whitespace().skip(1);
+                let what = words.next().unwrap_or_default().to_string();
+                let name = words.next().map(str::to_string);
+                let shared = shared.clone();
+                tokio::task::spawn_blocking(move || {
+                    shared.failover_operator(&what, name.as_deref())
+                })
+                .await
+                .unwrap_or_else(|e| format!("error: {e}\n"))
+            }
             "" => continue,
             other => format!("error: unknown command {other:?} (try reload, status, leases)\n"),
         };

@@ -263,6 +263,20 @@ impl Shared {
         }
     }
 
+    /// `tandem failover pause|shut-down|resume [NAME]`.
+    pub fn failover_operator(&self, what: &str, name: Option<&str>) -> String {
+        let event = match what {
+            "pause" => tandem_failover::machine::Event::OperatorPause,
+            "shut-down" => tandem_failover::machine::Event::OperatorShutDown,
+            "resume" => tandem_failover::machine::Event::OperatorResume,
+            other => return format!("error: unknown failover command {other:?}\n"),
+        };
+        match self.dhcp.as_ref().and_then(|d| d.failover()) {
+            Some(f) => f.operator(name, event, what),
+            None => "error: this server has no failover relationship\n".to_string(),
+        }
+    }
+
     /// The DHCP leases as JSON, for `tandem leases`.
     pub fn leases(&self) -> String {
         match &self.dhcp {

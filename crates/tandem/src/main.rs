@@ -120,6 +120,24 @@ enum FailoverCommand {
         /// The relationship (all of them if omitted).
         name: Option<String>,
     },
+    /// Stop answering clients for a while (ISC's local-state paused): the
+    /// partner moves to communications-interrupted and serves alone.
+    Pause {
+        /// The relationship (all of them if omitted).
+        name: Option<String>,
+    },
+    /// Take this server out (ISC's local-state shut-down): the partner
+    /// moves to partner-down at once, without waiting to be told.
+    ShutDown {
+        /// The relationship (all of them if omitted).
+        name: Option<String>,
+    },
+    /// End a pause or shut-down: back through communications-interrupted
+    /// to whatever the partner's state calls for.
+    Resume {
+        /// The relationship (all of them if omitted).
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -131,13 +149,19 @@ fn main() -> ExitCode {
         Command::Reload { config, socket } => control_command(config, socket, "reload"),
         Command::Status { config, socket } => control_command(config, socket, "status"),
         Command::Failover {
-            action: FailoverCommand::PartnerDown { name },
+            action,
             config,
             socket,
         } => {
+            let (what, name) = match action {
+                FailoverCommand::PartnerDown { name } => ("partner-down", name),
+                FailoverCommand::Pause { name } => ("pause", name),
+                FailoverCommand::ShutDown { name } => ("shut-down", name),
+                FailoverCommand::Resume { name } => ("resume", name),
+            };
             let command = match name {
-                Some(n) => format!("failover partner-down {n}"),
-                None => "failover partner-down".to_string(),
+                Some(n) => format!("failover {what} {n}"),
+                None => format!("failover {what}"),
             };
             control_command(config, socket, &command)
         }

@@ -894,3 +894,49 @@ fn replacing_an_isc_secondary_by_tandem() {
     assert_eq!(l.server_id, Some(SECONDARY), "{}", s.describe());
     wait_active(&p, l.address, &late.mac);
 }
+
+/// The operator states: `tandem failover pause` on the secondary stops it
+/// answering and sends its partner to communications-interrupted, where it
+/// serves the secondary's clients too; `resume` brings both back to
+/// normal. `shut-down` sends the partner to partner-down.
+#[test]
+fn operator_pause_resume_and_shut_down() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("foop");
+    let srv1 = lab.add_host("srv1", Some("192.168.0.254/24"));
+    let srv2 = lab.add_host("srv2", Some("192.168.0.253/24"));
+    let p = Node::start_with(Kind::Tandem, Role::Primary, &lab, &srv1, "");
+    let s = Node::start_with(Kind::Tandem, Role::Secondary, &lab, &srv2, "");
+    let normal = format!("failover peer {NAME}: Both servers normal");
+    p.wait_line(&normal, 1, PAIR_TIMEOUT);
+    s.wait_line(&normal, 1, PAIR_TIMEOUT);
+
+    let (ok, out) = control(&s, &["failover", "pause"]);
+    assert!(ok && out.contains("now paused"), "{out}");
+    p.wait_line(
+        &format!("failover peer {NAME}: I move from normal to communications-interrupted"),
+        1,
+        PAIR_TIMEOUT,
+    );
+    // The primary alone answers a client of the secondary's half.
+    let cli = lab.add_host_with_mac("cli", None, &mac_for(0x16, ClientKind::Udhcpc, false, 0));
+    let mut c = Client::start(ClientKind::Udhcpc, &cli, ClientOptions::default());
+    assert_eq!(c.wait_lease(LEASE_TIMEOUT).server_id, Some(PRIMARY));
+
+    let (ok, out) = control(&s, &["failover", "resume"]);
+    assert!(ok, "{out}");
+    p.wait_line(&normal, 2, PAIR_TIMEOUT);
+    s.wait_line(&normal, 2, PAIR_TIMEOUT);
+    let (ok, out) = control(&s, &["failover", "resume"]);
+    assert!(!ok && out.contains("resume refused"), "{out}");
+
+    let (ok, out) = control(&s, &["failover", "shut-down"]);
+    assert!(ok && out.contains("now shutdown"), "{out}");
+    p.wait_line(
+        &format!("failover peer {NAME}: I move from normal to partner-down"),
+        1,
+        PAIR_TIMEOUT,
+    );
+}

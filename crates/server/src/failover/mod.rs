@@ -86,6 +86,9 @@ enum Input {
         addr: Ipv4Addr,
     },
     PartnerDown(SyncSender<String>),
+    /// The operator pauses, shuts down or resumes this server
+    /// ([`Event::OperatorPause`] and its kin); the answer goes back.
+    Operator(Event, SyncSender<String>),
     /// The result of probing the partner on the client network, for the
     /// automatic partner-down: whether it answered, and how it was asked.
     Probed {
@@ -292,6 +295,23 @@ impl Failover {
     /// partner down (ISC's omshell `partner-down`). Returns the answer for
     /// the control socket.
     pub fn partner_down(&self, name: Option<&str>) -> String {
+        self.ask(name, "partner-down", Input::PartnerDown)
+    }
+
+    /// `tandem failover pause|shut-down|resume [NAME]`: the operator
+    /// states (ISC's omshell local-state).
+    pub fn operator(&self, name: Option<&str>, event: Event, what: &str) -> String {
+        self.ask(name, what, |tx| Input::Operator(event.clone(), tx))
+    }
+
+    /// Sends one operator request to each matching relationship and
+    /// gathers their answers for the control socket.
+    fn ask(
+        &self,
+        name: Option<&str>,
+        what: &str,
+        input: impl Fn(SyncSender<String>) -> Input,
+    ) -> String {
         let targets: Vec<&Arc<Handle>> = self
             .handles
             .iter()
@@ -307,7 +327,7 @@ impl Failover {
         let mut ok = true;
         for h in targets {
             let (tx, rx) = mpsc::sync_channel(1);
-            if h.tx.send(Input::PartnerDown(tx)).is_err() {
+            if h.tx.send(input(tx)).is_err() {
                 ok = false;
                 out.push_str(&format!("failover peer {}: not running\n", h.peer.name));
                 continue;
@@ -323,11 +343,11 @@ impl Failover {
                 }
             }
         }
-        out.push_str(if ok {
-            "ok\n"
+        if ok {
+            out.push_str("ok\n");
         } else {
-            "error: partner-down refused\n"
-        });
+            out.push_str(&format!("error: {what} refused\n"));
+        }
         out
     }
 
@@ -510,6 +530,31 @@ impl Main {
                     text = format!("error: {text}");
                 }
                 let _ = reply.send(text);
+            }
+            Input::Operator(event, reply) => {
+                let want = match event {
+                    Event::OperatorPause => Some(FailoverState::Paused),
+                    Event::OperatorShutDown => Some(FailoverState::ShutDown),
+                    _ => None,
+                };
+                let before = self.rel.state();
+                let lines = self.event(event);
+                let state = self.rel.state();
+                let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+                let stopped = |s| matches!(s, FailoverState::Paused | FailoverState::ShutDown);
+                let done = match want {
+                    Some(s) => state == s,
+                    None => stopped(before) && !stopped(state),
+                };
+                let _ = reply.send(if done {
+                    format!(
+                        "{text}failover peer {}: now {}\n",
+                        self.name(),
+                        state.isc_name()
+                    )
+                } else {
+                    format!("error: {text}")
+                });
             }
             Input::Probed { answered, how } => self.probed(answered, &how),
             Input::Stop => {}
