@@ -35,19 +35,9 @@ pub fn run(
     imported_leases: &str,
 ) -> anyhow::Result<ExitCode> {
     let mut loader = tandem_isc::fs_loader();
-    let leases = match &leases {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            match tandem_isc::parse_dhcpd_leases(&text, p) {
-                Ok(l) => Some((p, l)),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
-        }
-        None => None,
+    let leases = match crate::read_isc_leases(leases.as_ref())? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
     };
     let options = tandem_isc::DhcpdImportOptions {
         interfaces,

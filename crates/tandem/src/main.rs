@@ -377,6 +377,25 @@ fn control_command(
 /// import-leases`.
 const IMPORTED_LEASES: &str = "imported-leases.json";
 
+/// An ISC lease file, parsed; a parse error is printed with its place and
+/// becomes the exit code to return.
+type IscLeases<'a> = Option<(&'a PathBuf, Vec<tandem_dhcp::Lease>)>;
+
+fn read_isc_leases(path: Option<&PathBuf>) -> anyhow::Result<Result<IscLeases<'_>, ExitCode>> {
+    let Some(p) = path else {
+        return Ok(Ok(None));
+    };
+    let text =
+        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+    match tandem_isc::parse_dhcpd_leases(&text, p) {
+        Ok(l) => Ok(Ok(Some((p, l)))),
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(Err(ExitCode::FAILURE))
+        }
+    }
+}
+
 fn import_isc(
     named_conf: Option<PathBuf>,
     dhcpd_conf: Option<PathBuf>,
@@ -396,19 +415,9 @@ fn import_isc(
         },
         None => None,
     };
-    let leases = match &leases {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            match tandem_isc::parse_dhcpd_leases(&text, p) {
-                Ok(l) => Some((p, l)),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
-        }
-        None => None,
+    let leases = match read_isc_leases(leases.as_ref())? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
     };
     let dhcp = match &dhcpd_conf {
         Some(p) => {
