@@ -298,16 +298,7 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
                 ))
             }
         };
-        let notify_key = match &z.notify_key {
-            None => None,
-            Some(k) => {
-                let kname = name(at, k)?.to_lowercase();
-                if !keys.iter().any(|d| d.name == kname) {
-                    return Err(at.at(k, format!("zone {zname}: unknown key {kname}")));
-                }
-                Some(kname)
-            }
-        };
+        let notify_key = zone_key(at, z.notify_key.as_ref(), &zname, &keys)?;
         zones.push(ZoneConfig {
             role,
             notify,
@@ -349,6 +340,24 @@ pub(crate) fn validate(raw: RawConfig, at: &Locator<'_>) -> Result<Config, Confi
     })
 }
 
+/// A zone's reference to a key (`transfer-key`, `notify-key`), which must
+/// be defined.
+fn zone_key(
+    at: &Locator<'_>,
+    k: Option<&Spanned<String>>,
+    zname: &Name,
+    keys: &[KeySpec],
+) -> Result<Option<Name>, ConfigError> {
+    let Some(k) = k else {
+        return Ok(None);
+    };
+    let kname = name(at, k)?.to_lowercase();
+    if !keys.iter().any(|d| d.name == kname) {
+        return Err(at.at(k, format!("zone {zname}: unknown key {kname}")));
+    }
+    Ok(Some(kname))
+}
+
 /// The part of a `[[zone]]` that only a secondary has.
 fn secondary_role(
     at: &Locator<'_>,
@@ -375,16 +384,7 @@ fn secondary_role(
         .iter()
         .map(|s| socket_addr(at, s, 53))
         .collect::<Result<Vec<_>, _>>()?;
-    let transfer_key = match &z.transfer_key {
-        None => None,
-        Some(k) => {
-            let kname = name(at, k)?.to_lowercase();
-            if !keys.iter().any(|d| d.name == kname) {
-                return Err(at.at(k, format!("zone {zname}: unknown key {kname}")));
-            }
-            Some(kname)
-        }
-    };
+    let transfer_key = zone_key(at, z.transfer_key.as_ref(), zname, keys)?;
     let transfer_source = match &z.transfer_source {
         None => None,
         Some(s) => Some(
