@@ -222,26 +222,8 @@ impl Shared {
         if let Some(f) = &self.forwarder {
             let _ = writeln!(out, "{}", f.status());
         }
-        // The failover lines say the state; anything but normal is worth
-        // a look.
-        for l in out.clone().lines() {
-            if let Some(rest) = l.strip_prefix("failover peer ") {
-                if rest.contains("configuration differs") {
-                    let name = rest.split(':').next().unwrap_or(rest);
-                    warnings.push(format!(
-                        "failover peer {name}: the partner's configuration differs from ours (pools/options)"
-                    ));
-                }
-                if !rest.contains("my state normal") {
-                    let name = rest.split(':').next().unwrap_or(rest);
-                    let state = rest
-                        .split("my state ")
-                        .nth(1)
-                        .and_then(|t| t.split(',').next())
-                        .unwrap_or("?");
-                    warnings.push(format!("failover peer {name}: in {state}, not normal"));
-                }
-            }
+        if let Some(f) = self.dhcp.as_ref().and_then(|d| d.failover()) {
+            warnings.extend(f.warnings());
         }
         if warnings.is_empty() {
             out.push_str("warnings: none\n");

@@ -291,6 +291,28 @@ impl Failover {
         out.trim_end().to_string()
     }
 
+    /// What `tandem status` lists for the operator: a relationship not in
+    /// normal, a tandem partner whose configuration differs.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for h in &self.handles {
+            let v = lock(&h.view).clone();
+            let name = &h.peer.name;
+            if v.drift {
+                out.push(format!(
+                    "failover peer {name}: the partner's configuration differs from ours (pools/options)"
+                ));
+            }
+            if v.state != FailoverState::Normal {
+                out.push(format!(
+                    "failover peer {name}: in {}, not normal",
+                    v.state.isc_name()
+                ));
+            }
+        }
+        out
+    }
+
     /// `tandem failover partner-down [NAME]`: the operator declares the
     /// partner down (ISC's omshell `partner-down`). Returns the answer for
     /// the control socket.
