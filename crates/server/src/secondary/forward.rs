@@ -226,7 +226,8 @@ impl Task {
     async fn take(&mut self, u: ForwardedUpdate, reply: Reply) {
         let client = u.source.addr;
         if self.queue.is_empty() {
-            match self.forward_as_is(&u.bytes).await {
+            // Exactly as the client sent it, its signature intact.
+            match self.exchange(&u.bytes).await {
                 Ok(answer) => {
                     let rcode = Message::parse(&answer)
                         .map(|m| m.header.rcode.to_string())
@@ -436,12 +437,7 @@ impl Task {
         }
     }
 
-    /// The update exactly as the client sent it, to the first primary that
-    /// answers.
-    async fn forward_as_is(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
-        self.exchange(bytes).await
-    }
-
+    /// Sends `bytes` to the first primary that answers; returns its answer.
     async fn exchange(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
         let mut last = String::from("no primary configured");
         for p in &self.primaries {
