@@ -533,6 +533,15 @@ impl Engine {
             self.probed.insert(addr, now);
             return Vec::new();
         }
+        // Leased while the probe ran (the client's retransmitted DISCOVER
+        // or another path got it an ACK): the answer is its new holder.
+        if self
+            .leases
+            .get(&addr)
+            .is_some_and(|l| l.state == BindingState::Active && l.end > now)
+        {
+            return Vec::new();
+        }
         self.probed.remove(&addr);
         self.offers.remove(&addr);
         let mut l = Lease::new(addr, BindingState::Abandoned);

@@ -453,6 +453,26 @@ fn probe_before_offer_and_conflicts_are_abandoned() {
     assert_eq!(out.reply.unwrap().packet.yiaddr, ip("192.168.0.17"));
 }
 
+/// A probe that ends after its address was leased (the client's own answer
+/// to the ping, once it configured the address) does not take the lease
+/// away from it.
+#[test]
+fn a_late_probe_answer_keeps_a_lease_granted_meanwhile() {
+    let mut c = config();
+    c.conflict_detection = ConflictDetection::Icmp;
+    let mut e = Engine::new(Arc::new(c), Vec::new());
+    let d = packet(MessageType::Discover, mac(1));
+    assert_eq!(e.handle(&d, &eth0(), NOW).probe, Some(ip("192.168.0.15")));
+    assert!(e.probe_result(ip("192.168.0.15"), false, NOW).is_empty());
+    let offered = e.handle(&d, &eth0(), NOW).reply.unwrap().packet.yiaddr;
+    let out = e.handle(&request_selecting(mac(1), offered), &eth0(), NOW);
+    assert!(out.reply.is_some());
+    // A second probe of the same address, answered by the client itself.
+    assert!(e.probe_result(offered, true, NOW + 1).is_empty());
+    let l = e.leases().find(|l| l.addr == offered).unwrap();
+    assert_eq!(l.state, BindingState::Active);
+}
+
 #[test]
 fn expiry_and_restart_from_stored_leases() {
     let mut e = engine();

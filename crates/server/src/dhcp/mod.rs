@@ -426,19 +426,25 @@ fn probe(ctx: Arc<Ctx>, link: Arc<Link>, packet: Packet, ip: Ipv4Addr) {
         );
         false
     });
-    if in_use {
-        let what = match ctx.config.conflict_detection {
-            ConflictDetection::Arp if !relayed => "ARP reply",
-            _ => "ICMP Echo reply",
-        };
-        tracing::warn!(
-            "{what} while probing {ip}: abandoned for {} s",
-            ctx.config.decline_hold
-        );
-    }
     {
         let mut engine = lock(&ctx.engine);
         let changes = engine.probe_result(ip, in_use, unix_now());
+        if in_use {
+            let what = match ctx.config.conflict_detection {
+                ConflictDetection::Arp if !relayed => "ARP reply",
+                _ => "ICMP Echo reply",
+            };
+            if changes.is_empty() {
+                tracing::info!(
+                    "{what} while probing {ip}: leased meanwhile, so its holder answered; kept"
+                );
+            } else {
+                tracing::warn!(
+                    "{what} while probing {ip}: abandoned for {} s",
+                    ctx.config.decline_hold
+                );
+            }
+        }
         commit_logged(&ctx, &engine, changes, "the conflict");
     }
     process(&ctx, &link, packet, true);
