@@ -170,6 +170,19 @@ fn dig(srv: &Host, server: &str, port: u16, args: &[&str]) -> DigResult {
 
 /// Waits until `dig` of `name`/`rtype` answers `want` (empty: the name
 /// has no such records).
+/// Waits until `name` has no A record and then until the name itself is
+/// gone (its DHCID goes in the update after the A's), returning the last
+/// answer, so the caller can assert NXDOMAIN.
+fn wait_gone(srv: &Host, at: (&str, u16), name: &str) -> DigResult {
+    let mut last = wait_answer(srv, at, name, "A", &[]);
+    let deadline = std::time::Instant::now() + DNS_TIMEOUT;
+    while last.status != "NXDOMAIN" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        last = dig(srv, at.0, at.1, &[name, "A"]);
+    }
+    last
+}
+
 fn wait_answer(srv: &Host, at: (&str, u16), name: &str, rtype: &str, want: &[String]) -> DigResult {
     let last = std::cell::RefCell::new(DigResult::default());
     wait_until(
@@ -255,7 +268,7 @@ fn laptop_in_dns(primary: Primary, tag: &str) {
         status(&lab)
     );
     c.release(LEASE_TIMEOUT);
-    let gone = wait_answer(&srv, at, "laptop.home", "A", &[]);
+    let gone = wait_gone(&srv, at, "laptop.home");
     assert_eq!(
         gone.status, "NXDOMAIN",
         "A and DHCID both gone: {}",
@@ -646,7 +659,7 @@ fn migrate(tag: &str, dns_down: bool, style: &str) {
         &format!("Removed forward map from laptop.home. to {addr}"),
         Duration::from_secs(10),
     );
-    let gone = wait_answer(&srv, at, "laptop.home", "A", &[]);
+    let gone = wait_gone(&srv, at, "laptop.home");
     assert_eq!(
         gone.status, "NXDOMAIN",
         "A and DHCID both gone: {}",
