@@ -570,6 +570,7 @@ impl Server {
         if let Some(d) = &shared.ddns {
             d.spawn_workers()?;
         }
+        system::release_free_memory();
         let control_path = config.server.control_socket.clone();
         let control = control::bind(&control_path)
             .with_context(|| format!("cannot create control socket {}", control_path.display()))?;

@@ -240,7 +240,8 @@ fn parse_text(
                     rec.rtype(),
                     Class::from_int(rec.class().to_int()),
                     rec.ttl().as_secs(),
-                    Bytes::from(rdata),
+                    // Exact size (see from_domain_name).
+                    Bytes::from(rdata.into_boxed_slice()),
                 );
                 out.push(LocatedRecord {
                     record,
@@ -316,7 +317,9 @@ fn from_domain_name(name: &impl ToName) -> Result<Name, String> {
     if wire.last() != Some(&0) {
         wire.push(0);
     }
-    Name::from_wire(wire).map_err(|e| e.to_string())
+    // An exact-size copy: a zone keeps every owner name for its lifetime,
+    // and a Vec with spare capacity would keep that spare room too.
+    Name::from_wire(Bytes::copy_from_slice(&wire)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

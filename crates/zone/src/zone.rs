@@ -278,7 +278,12 @@ impl Zone {
     }
 
     fn insert_inner(&mut self, r: Record, set_ttl: bool) -> bool {
-        let sets = Arc::make_mut(self.nodes.entry(r.owner).or_default());
+        // Most names hold one RRset; a default Vec would grow to four.
+        let sets = Arc::make_mut(
+            self.nodes
+                .entry(r.owner)
+                .or_insert_with(|| Arc::new(Vec::with_capacity(1))),
+        );
         match sets.iter_mut().find(|s| s.rtype == r.rtype) {
             Some(set) => {
                 if set_ttl {
