@@ -1,6 +1,6 @@
-//! A per-worker cache of finished UDP responses, so the common query —
-//! the same name asked again while the zone has not changed — costs a hash
-//! lookup and a copy instead of a parse, a lookup and a render.
+//! A cache of finished UDP responses shared by the UDP workers, so the
+//! common query (the same name asked again while the zone has not changed)
+//! costs a hash lookup and a copy instead of a parse, a lookup and a render.
 //!
 //! Only plain queries are cached: opcode QUERY, one question written
 //! without compression, no records but an OPT without options, no TSIG.
@@ -9,9 +9,16 @@
 //! the DO bit and the size limit). A cached response is only reused with
 //! the same catalog snapshot it was made from, and only for zones anyone
 //! may query (so the source address cannot matter).
+//!
+//! Memory is bounded in bytes, not entries. Entries live packed in one
+//! byte arena per shard (no allocation per entry), and a response is kept
+//! without its question, which the query supplies again on a hit. A full
+//! shard starts over; with [`SHARDS`] shards that drops a sixteenth of the
+//! cache at a time.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::{Arc, Mutex};
 
 use tandem_dns_wire::message::HEADER_LEN;
 use tandem_dns_wire::Name;
@@ -19,8 +26,10 @@ use tandem_dns_wire::Name;
 use crate::catalog::Catalog;
 use crate::query::{handle, Outcome, Settings, Source, Transport};
 
-/// Entries kept before the cache starts over.
-const MAX_ENTRIES: usize = 16_384;
+/// Bytes of entries (keys and responses) kept across all shards.
+pub const CACHE_BYTES: usize = 1 << 21;
+/// Independent locks: two workers rarely want the same one.
+pub const SHARDS: usize = 16;
 
 /// The parts of a query the fast path understood.
 struct Plain<'a> {
@@ -78,13 +87,75 @@ fn plain(bytes: &[u8]) -> Option<Plain<'_>> {
     Some(Plain { question, edns })
 }
 
-/// One worker's cache.
+/// The keyed hash of an entry's key is the index's key already; hashing it
+/// again would only cost time.
 #[derive(Default)]
-pub struct UdpCache {
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// One shard: entries packed as `key length (u8), value length (u16),
+/// key, value`, where the value is the response's header and everything
+/// after its question.
+#[derive(Default)]
+struct Shard {
     catalog: Option<Arc<Catalog>>,
-    map: HashMap<Box<[u8]>, Box<[u8]>>,
-    hits: u64,
-    misses: u64,
+    /// Keyed hash of the key → offset of its entry in `arena`. A hash
+    /// collision replaces the older entry; a lookup compares the whole key.
+    index: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    arena: Vec<u8>,
+}
+
+impl Shard {
+    fn get(&self, hash: u64, key: &[u8]) -> Option<(&[u8], &[u8])> {
+        let at = *self.index.get(&hash)? as usize;
+        let klen = self.arena[at] as usize;
+        let vlen = u16::from_le_bytes([self.arena[at + 1], self.arena[at + 2]]) as usize;
+        let k = &self.arena[at + 3..at + 3 + klen];
+        let v = &self.arena[at + 3 + klen..at + 3 + klen + vlen];
+        (k == key).then(|| v.split_at(HEADER_LEN))
+    }
+
+    fn put(&mut self, hash: u64, key: &[u8], header: &[u8], rest: &[u8], budget: usize) {
+        let need = 3 + key.len() + header.len() + rest.len();
+        if self.arena.len() + need > budget {
+            self.index.clear();
+            self.arena.clear();
+        }
+        let at = self.arena.len() as u32;
+        self.arena.push(key.len() as u8);
+        let vlen = (header.len() + rest.len()) as u16;
+        self.arena.extend_from_slice(&vlen.to_le_bytes());
+        self.arena.extend_from_slice(key);
+        self.arena.extend_from_slice(header);
+        self.arena.extend_from_slice(rest);
+        self.index.insert(hash, at);
+    }
+}
+
+/// The UDP response cache, shared by every worker (`&self` throughout).
+pub struct UdpCache {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    budget: usize,
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
+}
+
+impl Default for UdpCache {
+    fn default() -> Self {
+        UdpCache::with_budget(CACHE_BYTES)
+    }
 }
 
 impl UdpCache {
@@ -92,60 +163,100 @@ impl UdpCache {
         UdpCache::default()
     }
 
+    /// A cache holding about `bytes` of entries.
+    pub fn with_budget(bytes: usize) -> UdpCache {
+        UdpCache {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
+            budget: (bytes / SHARDS).max(1024),
+            hits: Default::default(),
+            misses: Default::default(),
+        }
+    }
+
     /// (hits, misses) so far.
     pub fn stats(&self) -> (u64, u64) {
-        (self.hits, self.misses)
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
+    }
+
+    /// Bytes held by entries now, across shards.
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.arena.len()))
+            .sum()
     }
 
     /// Answers a UDP request, from the cache when it can.
     pub fn handle(
-        &mut self,
+        &self,
         catalog: &Arc<Catalog>,
         settings: &Settings,
         bytes: &[u8],
         source: Source,
         now: u64,
     ) -> Outcome {
+        use std::sync::atomic::Ordering::Relaxed;
         debug_assert_eq!(source.transport, Transport::Udp);
         let Some(q) = plain(bytes) else {
             return handle(catalog, settings, bytes, source, now);
         };
-        if !self
-            .catalog
-            .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(c, catalog))
-        {
-            self.map.clear();
-            self.catalog = Some(catalog.clone());
-        }
         let limit = match q.edns {
             Some((size, _)) => size.clamp(512, settings.max_udp_payload.max(512)),
             None => 0,
         };
-        let mut key = Vec::with_capacity(q.question.len() + 4);
-        key.extend_from_slice(q.question);
-        key.push(q.edns.is_some() as u8);
-        key.push(q.edns.is_some_and(|(_, d)| d) as u8);
-        key.extend_from_slice(&limit.to_be_bytes());
-        if let Some(cached) = self.map.get(key.as_slice()) {
-            self.hits += 1;
-            let mut out = cached.to_vec();
-            out[0] = bytes[0];
-            out[1] = bytes[1];
-            // RD and CD are copied from each query.
-            out[2] = (out[2] & !0x01) | (bytes[2] & 0x01);
-            out[3] = (out[3] & !0x10) | (bytes[3] & 0x10);
-            return Outcome::Reply(out);
+        let mut key = [0u8; 255 + 4 + 4];
+        let klen = q.question.len() + 4;
+        key[..q.question.len()].copy_from_slice(q.question);
+        key[q.question.len()] = q.edns.is_some() as u8;
+        key[q.question.len() + 1] = q.edns.is_some_and(|(_, d)| d) as u8;
+        key[q.question.len() + 2..klen].copy_from_slice(&limit.to_be_bytes());
+        let key = &key[..klen];
+        let hash = self.hasher.hash_one(key);
+        let shard = &self.shards[(hash >> 60) as usize % SHARDS];
+        {
+            // A poisoned shard (a panic while it was held) is only skipped.
+            let Ok(mut sh) = shard.lock() else {
+                return handle(catalog, settings, bytes, source, now);
+            };
+            if !sh.catalog.as_ref().is_some_and(|c| Arc::ptr_eq(c, catalog)) {
+                sh.index.clear();
+                sh.arena.clear();
+                sh.catalog = Some(catalog.clone());
+            }
+            if let Some((header, rest)) = sh.get(hash, key) {
+                self.hits.fetch_add(1, Relaxed);
+                let mut out = Vec::with_capacity(HEADER_LEN + q.question.len() + rest.len());
+                out.extend_from_slice(header);
+                out.extend_from_slice(q.question);
+                out.extend_from_slice(rest);
+                out[0] = bytes[0];
+                out[1] = bytes[1];
+                // RD and CD are copied from each query.
+                out[2] = (out[2] & !0x01) | (bytes[2] & 0x01);
+                out[3] = (out[3] & !0x10) | (bytes[3] & 0x10);
+                return Outcome::Reply(out);
+            }
         }
-        self.misses += 1;
+        self.misses.fetch_add(1, Relaxed);
         let outcome = handle(catalog, settings, bytes, source, now);
         if let Outcome::Reply(out) = &outcome {
-            if cacheable(catalog, settings, q.question) {
-                if self.map.len() >= MAX_ENTRIES {
-                    self.map.clear();
+            let qend = HEADER_LEN + q.question.len();
+            // Kept without its question only when the response repeats it
+            // byte for byte (so a hit can put the query's back).
+            let repeats = out.get(HEADER_LEN..qend) == Some(q.question);
+            if repeats
+                && klen <= 255
+                && out.len() < 1 << 16
+                && cacheable(catalog, settings, q.question)
+            {
+                if let Ok(mut sh) = shard.lock() {
+                    // Another snapshot may have arrived meanwhile.
+                    if sh.catalog.as_ref().is_some_and(|c| Arc::ptr_eq(c, catalog)) {
+                        sh.put(hash, key, &out[..HEADER_LEN], &out[qend..], self.budget);
+                    }
                 }
-                self.map
-                    .insert(key.into_boxed_slice(), out.clone().into_boxed_slice());
             }
         }
         outcome
@@ -233,7 +344,7 @@ mod tests {
     fn hits_are_byte_identical_to_the_full_path_except_the_id() {
         let cat = catalog(true);
         let s = Settings::default();
-        let mut cache = UdpCache::new();
+        let cache = UdpCache::new();
         for edns in [false, true] {
             for name in ["ns.home", "NS.Home", "nope.home", "x.example"] {
                 let first =
@@ -251,7 +362,7 @@ mod tests {
     #[test]
     fn restricted_zones_and_new_snapshots_are_not_served_stale() {
         let s = Settings::default();
-        let mut cache = UdpCache::new();
+        let cache = UdpCache::new();
         let restricted = catalog(false);
         let q = query(1, "ns.home", false);
         let ok = reply(cache.handle(&restricted, &s, &q, src("127.0.0.1"), 0));
@@ -265,5 +376,31 @@ mod tests {
         let open = catalog(true);
         let _ = cache.handle(&open, &s, &q, src("192.0.2.9"), 0);
         assert_eq!(cache.stats().0, 0);
+    }
+
+    #[test]
+    fn memory_stays_within_the_budget_and_evictions_never_change_an_answer() {
+        let cat = catalog(true);
+        let s = Settings::default();
+        let cache = UdpCache::with_budget(16 * 1024);
+        for round in 0..3 {
+            for i in 0..600 {
+                let name = format!("n{i}.home");
+                let q = query(round, &name, i % 2 == 0);
+                let got = reply(cache.handle(&cat, &s, &q, src("192.0.2.9"), 0));
+                assert_eq!(got, reply(handle(&cat, &s, &q, src("192.0.2.9"), 0)), "{name}");
+                assert!(cache.bytes() <= 16 * 1024, "{} bytes", cache.bytes());
+            }
+        }
+        let (hits, misses) = cache.stats();
+        assert_eq!(hits + misses, 1800);
+        assert!(misses > 600, "a cycle larger than the cache keeps missing");
+        // A working set that fits is answered from the cache.
+        for i in 0..20 {
+            let q = query(9, &format!("n{i}.home"), false);
+            let _ = cache.handle(&cat, &s, &q, src("192.0.2.9"), 0);
+            let _ = cache.handle(&cat, &s, &q, src("192.0.2.9"), 0);
+        }
+        assert!(cache.stats().0 >= hits + 20);
     }
 }

@@ -2,7 +2,7 @@
 //! load across them), no async runtime on the query path. A query needs
 //! no waiting, so a blocking receive–answer–send loop is the cheapest
 //! shell; `recvmmsg`/`sendmmsg` move up to 32 datagrams per system call
-//! under load, and each thread keeps its own response cache.
+//! under load, and the threads share one response cache.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,12 +33,14 @@ pub fn start(
         sockets.push(bind(addr)?);
     }
     let mut handles = Vec::new();
+    let cache = Arc::new(UdpCache::new());
     for (i, sock) in sockets.into_iter().enumerate() {
         let shared = shared.clone();
+        let cache = cache.clone();
         let stop = stop.clone();
         let h = std::thread::Builder::new()
             .name(format!("udp-{addr}-{i}"))
-            .spawn(move || serve(sock, shared, stop))?;
+            .spawn(move || serve(sock, shared, stop, cache))?;
         handles.push(h);
     }
     Ok(handles)
@@ -68,10 +70,9 @@ const BATCH: usize = 32;
 /// refused by the parser (a DNS request over UDP is far smaller).
 const RECV_SIZE: usize = 4096;
 
-fn serve(sock: UdpSocket, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+fn serve(sock: UdpSocket, shared: Arc<Shared>, stop: Arc<AtomicBool>, cache: Arc<UdpCache>) {
     let sock = Arc::new(sock);
     let mut batch = Batch::new();
-    let mut cache = UdpCache::new();
     while !stop.load(Ordering::Relaxed) {
         let n = match batch.receive(&sock) {
             Ok(n) => n,
