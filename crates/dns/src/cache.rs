@@ -27,7 +27,7 @@ use crate::catalog::Catalog;
 use crate::query::{handle, Outcome, Settings, Source, Transport};
 
 /// Bytes of entries (keys and responses) kept across all shards.
-pub const CACHE_BYTES: usize = 1 << 21;
+pub const CACHE_BYTES: usize = 3 << 19;
 /// Independent locks: two workers rarely want the same one.
 pub const SHARDS: usize = 16;
 
@@ -87,8 +87,8 @@ fn plain(bytes: &[u8]) -> Option<Plain<'_>> {
     Some(Plain { question, edns })
 }
 
-/// The keyed hash of an entry's key is the index's key already; hashing it
-/// again would only cost time.
+/// The index's keys are a keyed hash of the entry's key already; hashing
+/// them again would only cost time.
 #[derive(Default)]
 struct Prehashed(u64);
 
@@ -96,11 +96,14 @@ impl Hasher for Prehashed {
     fn finish(&self) -> u64 {
         self.0
     }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys")
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u32 keys reach here; a fold keeps anything else correct.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
     }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+    fn write_u32(&mut self, n: u32) {
+        self.0 = n.into();
     }
 }
 
@@ -110,14 +113,15 @@ impl Hasher for Prehashed {
 #[derive(Default)]
 struct Shard {
     catalog: Option<Arc<Catalog>>,
-    /// Keyed hash of the key → offset of its entry in `arena`. A hash
-    /// collision replaces the older entry; a lookup compares the whole key.
-    index: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    /// 32 bits of the key's keyed hash → offset of its entry in `arena`
+    /// (8 bytes a slot). A collision replaces the older entry; a lookup
+    /// compares the whole key.
+    index: HashMap<u32, u32, BuildHasherDefault<Prehashed>>,
     arena: Vec<u8>,
 }
 
 impl Shard {
-    fn get(&self, hash: u64, key: &[u8]) -> Option<(&[u8], &[u8])> {
+    fn get(&self, hash: u32, key: &[u8]) -> Option<(&[u8], &[u8])> {
         let at = *self.index.get(&hash)? as usize;
         let klen = self.arena[at] as usize;
         let vlen = u16::from_le_bytes([self.arena[at + 1], self.arena[at + 2]]) as usize;
@@ -126,8 +130,14 @@ impl Shard {
         (k == key).then(|| v.split_at(HEADER_LEN))
     }
 
-    fn put(&mut self, hash: u64, key: &[u8], header: &[u8], rest: &[u8], budget: usize) {
+    fn put(&mut self, hash: u32, key: &[u8], header: &[u8], rest: &[u8], budget: usize) {
         let need = 3 + key.len() + header.len() + rest.len();
+        if self.arena.capacity() == 0 {
+            // Once, at full size: growing by doubling would leave the
+            // smaller buffers behind as free heap the process still holds.
+            self.arena.reserve_exact(budget);
+            self.index.reserve(budget / 64);
+        }
         if self.arena.len() + need > budget {
             self.index.clear();
             self.arena.clear();
@@ -225,7 +235,7 @@ impl UdpCache {
                 sh.arena.clear();
                 sh.catalog = Some(catalog.clone());
             }
-            if let Some((header, rest)) = sh.get(hash, key) {
+            if let Some((header, rest)) = sh.get(hash as u32, key) {
                 self.hits.fetch_add(1, Relaxed);
                 let mut out = Vec::with_capacity(HEADER_LEN + q.question.len() + rest.len());
                 out.extend_from_slice(header);
@@ -254,7 +264,7 @@ impl UdpCache {
                 if let Ok(mut sh) = shard.lock() {
                     // Another snapshot may have arrived meanwhile.
                     if sh.catalog.as_ref().is_some_and(|c| Arc::ptr_eq(c, catalog)) {
-                        sh.put(hash, key, &out[..HEADER_LEN], &out[qend..], self.budget);
+                        sh.put(hash as u32, key, &out[..HEADER_LEN], &out[qend..], self.budget);
                     }
                 }
             }

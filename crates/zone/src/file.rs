@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use std::sync::Arc;
 use domain::base::name::ToName;
 use domain::base::rdata::ComposeRecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
@@ -47,7 +48,9 @@ impl std::error::Error for ZoneFileError {}
 /// Where a record was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    pub file: PathBuf,
+    /// Shared by every record of the file: a zone's records are all in
+    /// memory at once while it loads.
+    pub file: Arc<Path>,
     pub line: usize,
 }
 
@@ -102,11 +105,11 @@ pub fn load(
                     _ => None,
                 };
                 let at = named.unwrap_or(Origin {
-                    file: path.to_path_buf(),
+                    file: Arc::from(path),
                     line: 0,
                 });
                 ZoneFileError {
-                    file: at.file,
+                    file: at.file.to_path_buf(),
                     line: at.line,
                     col: 0,
                     message: e.to_string(),
@@ -191,6 +194,7 @@ fn parse_text(
         col,
         message,
     };
+    let file: Arc<Path> = Arc::from(path);
     let expanded = crate::bind_ttl::expand(text);
     let text: &str = &expanded;
     let mut scanner = Zonefile::from(text);
@@ -246,7 +250,7 @@ fn parse_text(
                 out.push(LocatedRecord {
                     record,
                     at: Origin {
-                        file: path.to_path_buf(),
+                        file: file.clone(),
                         line,
                     },
                 });

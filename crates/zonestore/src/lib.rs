@@ -100,8 +100,9 @@ pub struct ReloadReport {
 
 pub(crate) struct ZoneState {
     pub(crate) spec: ZoneSpec,
-    /// The zone file's text as last loaded, to skip unchanged files.
-    file_text: Option<String>,
+    /// A digest of the zone file's text (and its includes') as last
+    /// loaded, to skip unchanged files without keeping their text.
+    file_digest: Option<FileDigest>,
     pub(crate) overlay: Overlay,
     pub(crate) journal: Journal,
     /// The committed diffs still in the journal (since its last
@@ -136,16 +137,25 @@ pub struct ZoneStore {
 pub type ChangeHook = Box<dyn Fn(&Name, u32) + Send + Sync>;
 
 /// Reads a zone file and checks it, through the file system.
-pub fn load_file(name: &Name, path: &Path) -> Result<(Zone, Vec<String>, String), ZoneFileError> {
-    let mut texts = Vec::new();
+pub fn load_file(
+    name: &Name,
+    path: &Path,
+) -> Result<(Zone, Vec<String>, FileDigest), ZoneFileError> {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
     let mut loader = |p: &Path| {
         let t = std::fs::read_to_string(p)?;
-        texts.push(t.clone());
+        // Length-prefixed, so two files' texts cannot run together.
+        digest.update((t.len() as u64).to_be_bytes());
+        digest.update(t.as_bytes());
         Ok(t)
     };
     let loaded = load(name, path, &mut loader)?;
-    Ok((loaded.zone, loaded.warnings, texts.concat()))
+    Ok((loaded.zone, loaded.warnings, digest.finalize().into()))
 }
+
+/// SHA-256 of the texts a zone was loaded from, in the order read.
+pub type FileDigest = [u8; 32];
 
 /// Loads every zone file without starting anything; for `tandem check`.
 /// Returns the warnings, or every error found (not just the first).
@@ -274,7 +284,7 @@ impl ZoneStore {
                     spec.name.clone(),
                     ZoneState {
                         spec,
-                        file_text: None,
+                        file_digest: None,
                         overlay: Overlay::new(),
                         journal,
                         history,
@@ -305,7 +315,7 @@ impl ZoneStore {
                 spec.name.clone(),
                 ZoneState {
                     spec,
-                    file_text: Some(text),
+                    file_digest: Some(text),
                     overlay,
                     journal,
                     history,
@@ -408,7 +418,7 @@ impl ZoneStore {
                     continue;
                 }
             };
-            if state.file_text.as_deref() == Some(text.as_str()) {
+            if state.file_digest == Some(text) {
                 report.unchanged.push(name.clone());
                 continue;
             }
@@ -439,7 +449,7 @@ impl ZoneStore {
                 changed.push((name.clone(), zone.serial()));
             }
             report.loaded.push((name.clone(), zone.serial()));
-            state.file_text = Some(text);
+            state.file_digest = Some(text);
             // The checkpoint replaced the journal's diffs.
             state.history.clear();
             catalog.insert(ZoneEntry {
