@@ -264,7 +264,13 @@ impl UdpCache {
                 if let Ok(mut sh) = shard.lock() {
                     // Another snapshot may have arrived meanwhile.
                     if sh.catalog.as_ref().is_some_and(|c| Arc::ptr_eq(c, catalog)) {
-                        sh.put(hash as u32, key, &out[..HEADER_LEN], &out[qend..], self.budget);
+                        sh.put(
+                            hash as u32,
+                            key,
+                            &out[..HEADER_LEN],
+                            &out[qend..],
+                            self.budget,
+                        );
                     }
                 }
             }
@@ -398,7 +404,11 @@ mod tests {
                 let name = format!("n{i}.home");
                 let q = query(round, &name, i % 2 == 0);
                 let got = reply(cache.handle(&cat, &s, &q, src("192.0.2.9"), 0));
-                assert_eq!(got, reply(handle(&cat, &s, &q, src("192.0.2.9"), 0)), "{name}");
+                assert_eq!(
+                    got,
+                    reply(handle(&cat, &s, &q, src("192.0.2.9"), 0)),
+                    "{name}"
+                );
                 assert!(cache.bytes() <= 16 * 1024, "{} bytes", cache.bytes());
             }
         }

@@ -214,7 +214,7 @@ fn main() -> ExitCode {
 /// (four ISC-style lines per DHCP exchange) does not wait on write(2). The
 /// guard flushes what is queued when `serve` returns; nothing is dropped
 /// while it runs (a full queue makes the logger wait). The queue holds
-/// 8,192 lines: the crate's default of 128,000 preallocates 4 MB, a third
+/// 4,096 lines: the crate's default of 128,000 preallocates 4 MB, a third
 /// of an idle server's memory, for bursts a DNS or DHCP server never logs.
 fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::filter::Targets;
@@ -233,7 +233,7 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     };
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .buffered_lines_limit(8192)
+        .buffered_lines_limit(4096)
         .finish(std::io::stderr());
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)

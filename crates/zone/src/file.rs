@@ -11,10 +11,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use std::sync::Arc;
 use domain::base::name::ToName;
 use domain::base::rdata::ComposeRecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
+use std::sync::Arc;
 use tandem_dns_wire::{Class, Name, Record};
 
 use crate::zone::Zone;
@@ -79,43 +79,43 @@ pub fn load(
     loader: &mut Loader<'_>,
 ) -> Result<LoadedZone, ZoneFileError> {
     let records = parse_file(origin, path, loader)?;
-    let lines: Vec<Origin> = records.iter().map(|r| r.at.clone()).collect();
-    let owners: Vec<(Name, Origin)> = records
-        .iter()
-        .map(|r| (r.record.owner.clone(), r.at.clone()))
-        .collect();
     let class = records.first().map_or(Class::IN, |r| r.record.class);
-    let (zone, warnings) =
-        Zone::from_records(origin.clone(), class, records.into_iter().map(|r| r.record)).map_err(
-            |e| {
-                // Point at the first record the error names, else at the file.
-                let named = match &e {
-                    crate::ZoneError::OutOfZone { owner, .. }
-                    | crate::ZoneError::SoaNotAtApex(owner)
-                    | crate::ZoneError::CnameAndOtherData(owner)
-                    | crate::ZoneError::MultipleCname(owner)
-                    | crate::ZoneError::BadRdata { owner, .. } => owners
-                        .iter()
-                        .rev()
-                        .find(|(o, _)| o == owner)
-                        .map(|(_, at)| at.clone()),
-                    crate::ZoneError::MultipleSoa(_) | crate::ZoneError::WrongClass { .. } => {
-                        lines.last().cloned()
-                    }
-                    _ => None,
-                };
-                let at = named.unwrap_or(Origin {
-                    file: Arc::from(path),
-                    line: 0,
-                });
-                ZoneFileError {
-                    file: at.file.to_path_buf(),
-                    line: at.line,
-                    col: 0,
-                    message: e.to_string(),
-                }
-            },
-        )?;
+    // Cloning a record is two reference counts (see `Parsed::finish`);
+    // `records` stays for pointing an error at its line.
+    let consumed = std::cell::Cell::new(0usize);
+    let each = records.iter().map(|r| {
+        consumed.set(consumed.get() + 1);
+        r.record.clone()
+    });
+    let (zone, warnings) = Zone::from_records(origin.clone(), class, each).map_err(|e| {
+        // Point at the first record the error names, else at the file.
+        let named = match &e {
+            crate::ZoneError::OutOfZone { owner, .. }
+            | crate::ZoneError::SoaNotAtApex(owner)
+            | crate::ZoneError::CnameAndOtherData(owner)
+            | crate::ZoneError::MultipleCname(owner)
+            | crate::ZoneError::BadRdata { owner, .. } => records
+                .iter()
+                .rev()
+                .find(|r| &r.record.owner == owner)
+                .map(|r| r.at.clone()),
+            // The record being added when the check failed.
+            crate::ZoneError::MultipleSoa(_) | crate::ZoneError::WrongClass { .. } => records
+                .get(consumed.get().saturating_sub(1))
+                .map(|r| r.at.clone()),
+            _ => None,
+        };
+        let at = named.unwrap_or(Origin {
+            file: Arc::from(path),
+            line: 0,
+        });
+        ZoneFileError {
+            file: at.file.to_path_buf(),
+            line: at.line,
+            col: 0,
+            message: e.to_string(),
+        }
+    })?;
     let warnings = warnings
         .into_iter()
         .map(|w| format!("{}: {w}", path.display()))
@@ -130,9 +130,9 @@ pub fn parse_file(
     path: &Path,
     loader: &mut Loader<'_>,
 ) -> Result<Vec<LocatedRecord>, ZoneFileError> {
-    let mut out = Vec::new();
+    let mut out = Parsed::default();
     parse_into(origin, path, loader, 0, &mut out)?;
-    Ok(out)
+    out.finish()
 }
 
 /// A zone from zone-file text that did not come from a file (tests,
@@ -159,9 +159,73 @@ pub fn parse_str(origin: &Name, text: &str) -> Result<Vec<LocatedRecord>, ZoneFi
             format!("$INCLUDE {} is not available here", p.display()),
         ))
     };
-    let mut out = Vec::new();
+    let mut out = Parsed::default();
     parse_text(origin, &path, text, &mut loader, 0, &mut out)?;
-    Ok(out)
+    out.finish()
+}
+
+/// Records as parsed, their names and data still offsets into one buffer.
+#[derive(Default)]
+struct Parsed {
+    buf: Vec<u8>,
+    records: Vec<Pending>,
+}
+
+struct Pending {
+    owner: std::ops::Range<usize>,
+    rtype: tandem_dns_wire::Rtype,
+    class: Class,
+    ttl: u32,
+    rdata: std::ops::Range<usize>,
+    at: Origin,
+}
+
+impl Parsed {
+    /// Stores an owner name, once for a run of records with the same owner.
+    fn put_owner(&mut self, wire: &[u8]) -> std::ops::Range<usize> {
+        if let Some(last) = self.records.last() {
+            if &self.buf[last.owner.clone()] == wire {
+                return last.owner.clone();
+            }
+        }
+        let start = self.buf.len();
+        self.buf.extend_from_slice(wire);
+        start..self.buf.len()
+    }
+
+    /// The records, every name and record's data a slice of one shared
+    /// buffer: for a zone of small records, one allocation (and one
+    /// reference count) per name and per record would be most of its
+    /// memory, and a copy handed out in an answer would add a header each.
+    fn finish(self) -> Result<Vec<LocatedRecord>, ZoneFileError> {
+        let arena = Bytes::from(self.buf);
+        let mut owner: Option<(std::ops::Range<usize>, Name)> = None;
+        self.records
+            .into_iter()
+            .map(|p| {
+                let name = match &owner {
+                    Some((range, name)) if *range == p.owner => name.clone(),
+                    _ => {
+                        // The bytes are a name checked while parsing.
+                        let name = Name::from_wire(arena.slice(p.owner.clone())).map_err(|e| {
+                            ZoneFileError {
+                                file: p.at.file.to_path_buf(),
+                                line: p.at.line,
+                                col: 0,
+                                message: e.to_string(),
+                            }
+                        })?;
+                        owner = Some((p.owner.clone(), name.clone()));
+                        name
+                    }
+                };
+                Ok(LocatedRecord {
+                    record: Record::new(name, p.rtype, p.class, p.ttl, arena.slice(p.rdata)),
+                    at: p.at,
+                })
+            })
+            .collect()
+    }
 }
 
 fn parse_into(
@@ -169,7 +233,7 @@ fn parse_into(
     path: &Path,
     loader: &mut Loader<'_>,
     depth: usize,
-    out: &mut Vec<LocatedRecord>,
+    out: &mut Parsed,
 ) -> Result<(), ZoneFileError> {
     let text = loader(path).map_err(|e| ZoneFileError {
         file: path.to_path_buf(),
@@ -186,7 +250,7 @@ fn parse_text(
     text: &str,
     loader: &mut Loader<'_>,
     depth: usize,
-    out: &mut Vec<LocatedRecord>,
+    out: &mut Parsed,
 ) -> Result<(), ZoneFileError> {
     let err = |line: usize, col: usize, message: String| ZoneFileError {
         file: path.to_path_buf(),
@@ -235,20 +299,20 @@ fn parse_text(
         match entry {
             Entry::Record(rec) => {
                 let owner = from_domain_name(rec.owner()).map_err(|m| err(line, 0, m))?;
-                let mut rdata = Vec::new();
+                let owner = out.put_owner(owner.as_wire());
+                let start = out.buf.len();
                 rec.data()
-                    .compose_rdata(&mut rdata)
+                    .compose_rdata(&mut out.buf)
                     .map_err(|_| err(line, 0, "record data too long".into()))?;
-                let record = Record::new(
+                if out.buf.len() - start > usize::from(u16::MAX) {
+                    return Err(err(line, 0, "record data too long".into()));
+                }
+                out.records.push(Pending {
                     owner,
-                    rec.rtype(),
-                    Class::from_int(rec.class().to_int()),
-                    rec.ttl().as_secs(),
-                    // Exact size (see from_domain_name).
-                    Bytes::from(rdata.into_boxed_slice()),
-                );
-                out.push(LocatedRecord {
-                    record,
+                    rtype: rec.rtype(),
+                    class: Class::from_int(rec.class().to_int()),
+                    ttl: rec.ttl().as_secs(),
+                    rdata: start..out.buf.len(),
                     at: Origin {
                         file: file.clone(),
                         line,

@@ -6,16 +6,20 @@ use imbl::OrdMap;
 use std::ops::Bound;
 
 use bytes::Bytes;
+use smallvec::{smallvec, SmallVec};
 use tandem_dns_wire::rdata::Soa;
 use tandem_dns_wire::record::rdata_eq;
 use tandem_dns_wire::{Class, Name, Record, Rtype};
+
+/// The records of one RRset. Most sets hold one record, kept inline.
+pub type Rdatas = SmallVec<[Bytes; 1]>;
 
 /// A set of records with the same owner, class and type (RFC 2181 §5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RRset {
     pub rtype: Rtype,
     pub ttl: u32,
-    pub rdatas: Vec<Bytes>,
+    pub rdatas: Rdatas,
 }
 
 impl RRset {
@@ -194,7 +198,7 @@ impl Zone {
         if let Some(mut soa) = self.soa() {
             soa.serial = serial;
             if let Some(set) = self.rrset_mut(&self.origin.clone(), Rtype::SOA) {
-                set.rdatas = vec![soa.to_rdata()];
+                set.rdatas = smallvec![soa.to_rdata()];
             }
         }
     }
@@ -215,15 +219,13 @@ impl Zone {
 
     /// All RRsets at `name`, if the name owns any.
     pub fn node(&self, name: &Name) -> Option<&[RRset]> {
-        self.nodes.get(name).map(|n| n.as_slice())
+        self.nodes.get(name).map(|n| &n[..])
     }
 
     /// The RRsets at `name` with the owner name as the zone spells it
     /// (answers preserve the zone's case, as BIND's do).
     pub fn node_entry(&self, name: &Name) -> Option<(&Name, &[RRset])> {
-        self.nodes
-            .get_key_value(name)
-            .map(|(k, v)| (k, v.as_slice()))
+        self.nodes.get_key_value(name).map(|(k, v)| (k, &v[..]))
     }
 
     /// The RRset of `rtype` at `name`.
@@ -278,14 +280,13 @@ impl Zone {
     }
 
     fn insert_inner(&mut self, r: Record, set_ttl: bool) -> bool {
-        // Most names hold one RRset; a default Vec would grow to four.
-        let sets = Arc::make_mut(
-            self.nodes
-                .entry(r.owner)
-                .or_insert_with(|| Arc::new(Vec::with_capacity(1))),
-        );
-        match sets.iter_mut().find(|s| s.rtype == r.rtype) {
-            Some(set) => {
+        let node = self.nodes.entry(r.owner).or_insert_with(|| Arc::from([]));
+        match node.iter().position(|s| s.rtype == r.rtype) {
+            Some(i) => {
+                if node[i].contains(&r.rdata) && (!set_ttl || node[i].ttl == r.ttl) {
+                    return false;
+                }
+                let set = &mut Arc::make_mut(node)[i];
                 if set_ttl {
                     set.ttl = r.ttl;
                 }
@@ -297,15 +298,16 @@ impl Zone {
                 }
             }
             None => {
-                let pos = sets.partition_point(|s| s.rtype.to_int() < r.rtype.to_int());
-                sets.insert(
-                    pos,
-                    RRset {
-                        rtype: r.rtype,
-                        ttl: r.ttl,
-                        rdatas: vec![r.rdata],
-                    },
-                );
+                let pos = node.partition_point(|s| s.rtype.to_int() < r.rtype.to_int());
+                let mut sets = Vec::with_capacity(node.len() + 1);
+                sets.extend_from_slice(&node[..pos]);
+                sets.push(RRset {
+                    rtype: r.rtype,
+                    ttl: r.ttl,
+                    rdatas: smallvec![r.rdata],
+                });
+                sets.extend_from_slice(&node[pos..]);
+                *node = Arc::from(sets);
                 true
             }
         }
@@ -318,41 +320,44 @@ impl Zone {
         let class = self.class;
         let node = self.nodes.get_mut(&r.owner)?;
         let si = node.iter().position(|s| s.rtype == r.rtype)?;
-        let sets = Arc::make_mut(node);
-        let set = &mut sets[si];
-        let di = set
+        let di = node[si]
             .rdatas
             .iter()
             .position(|d| rdata_eq(r.rtype, d, &r.rdata))?;
-        let data = set.rdatas.remove(di);
-        let removed = Record::new(owner, r.rtype, class, set.ttl, data);
-        if set.rdatas.is_empty() {
-            sets.remove(si);
+        if node[si].rdatas.len() > 1 {
+            let set = &mut Arc::make_mut(node)[si];
+            let data = set.rdatas.remove(di);
+            return Some(Record::new(owner, r.rtype, class, set.ttl, data));
         }
+        // The set's last record: the set goes, and the name with its last set.
+        let mut sets = node.to_vec();
+        let set = sets.remove(si);
         if sets.is_empty() {
             self.nodes.remove(&r.owner);
+        } else {
+            *node = Arc::from(sets);
         }
-        Some(removed)
+        let data = set.rdatas.into_iter().next()?;
+        Some(Record::new(owner, r.rtype, class, set.ttl, data))
     }
 
     /// Removes a whole RRset; returns its records.
     pub fn remove_rrset(&mut self, name: &Name, rtype: Rtype) -> Vec<Record> {
+        let owner = self_owner(&self.nodes, name);
         let Some(node) = self.nodes.get_mut(name) else {
             return Vec::new();
         };
         let Some(si) = node.iter().position(|s| s.rtype == rtype) else {
             return Vec::new();
         };
-        let set = Arc::make_mut(node).remove(si);
-        let owner = self
-            .nodes
-            .get_key_value(name)
-            .map_or_else(|| name.clone(), |(k, _)| k.clone());
-        let out = set.records(&owner, self.class).collect();
-        if self.nodes.get(name).is_some_and(|n| n.is_empty()) {
+        let mut sets = node.to_vec();
+        let set = sets.remove(si);
+        if sets.is_empty() {
             self.nodes.remove(name);
+        } else {
+            *node = Arc::from(sets);
         }
-        out
+        set.records(&owner, self.class).collect()
     }
 
     /// Removes every RRset at `name` whose type satisfies `pred`; returns
@@ -372,6 +377,62 @@ impl Zone {
             .collect()
     }
 
+    /// Moves every owner name and record's data into one shared buffer.
+    ///
+    /// Loaded record by record, each name and each record's data is its own
+    /// allocation, and the first answer that copies one out adds a
+    /// reference-count header to it; for a zone of small records that is
+    /// most of its memory. Afterwards they are slices of one buffer with
+    /// one header, and answering allocates nothing for them. Records added
+    /// later keep their own allocations; the buffer lives while any slice
+    /// of it does (at most the size of the zone as it was compacted).
+    pub fn compact(&mut self) {
+        let total: usize = self
+            .nodes
+            .iter()
+            .map(|(name, sets)| {
+                name.wire_len()
+                    + sets
+                        .iter()
+                        .flat_map(|s| s.rdatas.iter())
+                        .map(|d| d.len())
+                        .sum::<usize>()
+            })
+            .sum();
+        let mut buf = Vec::with_capacity(total);
+        for (name, sets) in &self.nodes {
+            buf.extend_from_slice(name.as_wire());
+            for d in sets.iter().flat_map(|s| s.rdatas.iter()) {
+                buf.extend_from_slice(d);
+            }
+        }
+        let arena = Bytes::from(buf);
+        let mut at = 0;
+        let mut take = |len: usize| {
+            let b = arena.slice(at..at + len);
+            at += len;
+            b
+        };
+        let mut nodes = OrdMap::new();
+        for (name, sets) in &self.nodes {
+            let Ok(owner) = Name::from_wire(take(name.wire_len())) else {
+                // Cannot happen (the bytes were a name); keep the old one.
+                nodes.insert(name.clone(), sets.clone());
+                continue;
+            };
+            let sets: Vec<RRset> = sets
+                .iter()
+                .map(|s| RRset {
+                    rtype: s.rtype,
+                    ttl: s.ttl,
+                    rdatas: s.rdatas.iter().map(|d| take(d.len())).collect(),
+                })
+                .collect();
+            nodes.insert(owner, Arc::from(sets));
+        }
+        self.nodes = nodes;
+    }
+
     /// Applies a diff: removes, then adds, then sets the new serial.
     pub fn apply(&mut self, diff: &crate::Diff) {
         for r in &diff.removed {
@@ -384,8 +445,9 @@ impl Zone {
     }
 }
 
-/// The RRsets of one owner name, ordered by type.
-type Node = Arc<Vec<RRset>>;
+/// The RRsets of one owner name, ordered by type: one allocation, shared
+/// between zone versions until an update changes this name.
+type Node = Arc<[RRset]>;
 
 /// The stored spelling of an owner name (case as first written).
 fn self_owner(nodes: &OrdMap<Name, Node>, name: &Name) -> Name {

@@ -188,8 +188,9 @@ pub(crate) fn restore(
                     pending = Some((records, next + 1, parts));
                     continue;
                 }
-                let (zone, _) = Zone::from_records(spec.name.clone(), Class::IN, records)
+                let (mut zone, _) = Zone::from_records(spec.name.clone(), Class::IN, records)
                     .map_err(|err| refuse(e.offset, format!("snapshot: {err}")))?;
+                zone.compact();
                 state.copy = Some(Arc::new(zone));
                 state.refreshed_at = p.refreshed_at;
                 history.clear();
@@ -400,13 +401,14 @@ impl ZoneStore {
         let mut compacted = false;
         let copy = match transfer {
             Transfer::Full { records } => {
-                let (z, warnings) =
-                    Zone::from_records(zone.clone(), Class::IN, records).map_err(|e| {
+                let (mut z, warnings) = Zone::from_records(zone.clone(), Class::IN, records)
+                    .map_err(|e| {
                         rejected(zone, format!("the full transfer is not a valid zone: {e}"))
                     })?;
                 for w in warnings {
                     tracing::warn!("zone {zone}/IN: transfer: {w}");
                 }
+                z.compact();
                 journal.compact(KIND_SNAPSHOT, snapshot_frames(&z, now))?;
                 compacted = true;
                 new_history = Some(Vec::new());
