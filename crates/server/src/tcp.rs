@@ -78,13 +78,18 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         transport: Transport::Tcp,
     };
     let idle = shared.tcp_idle_timeout;
-    let mut buf = vec![0u8; 65535];
+    // Grown to the largest message seen: most connections carry small
+    // queries, and a zeroed 64 KiB per connection would be touched in full.
+    let mut buf = Vec::new();
     loop {
         // The idle timer runs while we wait for the next message to start.
         let len = match tokio::time::timeout(idle, rd.read_u16()).await {
             Ok(Ok(n)) => n as usize,
             Ok(Err(_)) | Err(_) => break,
         };
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
         // A message that starts must finish within the same allowance.
         match tokio::time::timeout(idle, rd.read_exact(&mut buf[..len])).await {
             Ok(Ok(_)) => {}
