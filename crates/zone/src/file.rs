@@ -465,6 +465,35 @@ esc\.aped IN A 192.168.0.11
     }
 
     #[test]
+    fn a_second_soa_is_reported_at_its_own_line() {
+        let text = "$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n@ NS ns1\n@ SOA ns1 hm 2 2 3 4 5\nns1 A 192.0.2.1\nx A 192.0.2.2\n";
+        let mut loader = files(&[("/z/two.zone", text)]);
+        let e = load(
+            &"home.".parse().unwrap(),
+            Path::new("/z/two.zone"),
+            &mut loader,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.file.as_path(), e.line),
+            (Path::new("/z/two.zone"), 4),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn records_share_one_buffer_and_keep_their_spelling() {
+        let text = "$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n@ NS ns1\nNs1 A 192.0.2.1\nns1 TXT \"x\"\n";
+        let recs = parse_str(&"home.".parse().unwrap(), text).unwrap();
+        assert_eq!(recs.len(), 4);
+        assert_eq!(recs[2].record.owner.to_string(), "Ns1.home.");
+        assert_eq!(recs[3].record.owner.to_string(), "ns1.home.");
+        assert_eq!(recs[2].record.rdata.as_ref(), &[192, 0, 2, 1]);
+        assert_eq!(recs[3].record.rdata.as_ref(), b"\x01x");
+        assert_eq!(recs[3].at.line, 5);
+    }
+
+    #[test]
     fn includes_are_followed_with_their_origin() {
         let main = "$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n@ NS ns1\n$INCLUDE hosts.inc\n$INCLUDE sub.inc sub.home.\n";
         let mut loader = files(&[

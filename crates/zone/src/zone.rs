@@ -551,4 +551,42 @@ mod tests {
         assert_eq!(removed.owner.to_string(), "Host.home.");
         assert!(zone.node(&n("host.home.")).is_none());
     }
+
+    #[test]
+    fn compacting_keeps_every_record_and_the_zone_stays_editable() {
+        let mut recs = base();
+        recs.push(a("Laptop.home.", 7));
+        recs.push(a("laptop.home.", 8));
+        recs.push(a("printer.home.", 9));
+        let (mut zone, _) = Zone::from_records(n("home."), Class::IN, recs).unwrap();
+        let before: Vec<Record> = zone.records().collect();
+        let old = zone.clone();
+        zone.compact();
+        assert_eq!(zone.records().collect::<Vec<_>>(), before);
+        assert_eq!(
+            zone.node_entry(&n("LAPTOP.home.")).unwrap().0.to_string(),
+            "Laptop.home."
+        );
+        // An older version sharing nothing with the compacted one is intact.
+        assert_eq!(old.records().collect::<Vec<_>>(), before);
+        assert!(zone.remove(&a("laptop.home.", 7)).is_some());
+        assert!(zone.insert(a("printer.home.", 10)));
+        assert_eq!(
+            zone.rrset(&n("laptop.home."), Rtype::A)
+                .unwrap()
+                .rdatas
+                .len(),
+            1
+        );
+        assert_eq!(
+            zone.rrset(&n("printer.home."), Rtype::A)
+                .unwrap()
+                .rdatas
+                .len(),
+            2
+        );
+        assert!(zone.remove(&a("laptop.home.", 8)).is_some());
+        assert!(zone.node(&n("laptop.home.")).is_none());
+        assert!(zone.check().is_ok());
+    }
 }
