@@ -266,8 +266,11 @@ impl Lab {
         if netns_list().iter().any(|n| n == name) {
             remove_netns(name);
         }
-        ip(&["netns", "add", name])?;
+        // Recorded before it exists: an interrupt can end `ip netns add`
+        // (or the wait for it) after the namespace is made, and the clean-up
+        // must still find it. Deleting one that never came is harmless.
         self.namespaces.push(name.to_string());
+        ip(&["netns", "add", name])?;
         ip(&["-n", name, "link", "set", "lo", "up"])
     }
 
