@@ -56,6 +56,8 @@ pub struct Shared {
     pub transferred_by:
         std::sync::Mutex<std::collections::BTreeMap<(Name, std::net::IpAddr), (u32, u64)>>,
     pub started: std::time::Instant,
+    /// Finished UDP answers, shared by every UDP worker of every address.
+    pub udp_cache: Arc<tandem_dns::cache::UdpCache>,
 }
 
 impl Shared {
@@ -164,7 +166,8 @@ impl Shared {
         let catalog = self.store.snapshot();
         let mut zones: Vec<_> = catalog.zones().collect();
         zones.sort_by(|a, b| a.zone.origin().cmp(b.zone.origin()));
-        if !zones.is_empty() {
+        let has_zones = !zones.is_empty();
+        if has_zones {
             out.push_str("dns:\n");
         }
         let seen = self
@@ -205,6 +208,15 @@ impl Shared {
                     ));
                 }
             }
+        }
+        if has_zones {
+            let (hits, misses) = self.udp_cache.stats();
+            let _ = writeln!(
+                out,
+                "  udp answer cache: {} KiB of {} KiB, {hits} hits, {misses} misses",
+                self.udp_cache.bytes() / 1024,
+                tandem_dns::cache::CACHE_BYTES / 1024
+            );
         }
         if let Some(s) = &self.secondaries {
             let (lines, w) = s.status(&self.store);
@@ -536,6 +548,7 @@ impl Server {
             secondaries,
             transferred_by: std::sync::Mutex::new(Default::default()),
             started: std::time::Instant::now(),
+            udp_cache: Arc::new(tandem_dns::cache::UdpCache::new()),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let workers = match config.dns.udp_workers {

@@ -33,7 +33,7 @@ pub fn start(
         sockets.push(bind(addr)?);
     }
     let mut handles = Vec::new();
-    let cache = Arc::new(UdpCache::new());
+    let cache = shared.udp_cache.clone();
     for (i, sock) in sockets.into_iter().enumerate() {
         let shared = shared.clone();
         let cache = cache.clone();

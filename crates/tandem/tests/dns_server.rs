@@ -162,6 +162,33 @@ fn hostile_packets_get_formerr_or_silence_and_the_server_lives() {
 }
 
 #[test]
+fn repeated_questions_come_from_the_answer_cache_and_status_counts_them() {
+    if !peers_present(&["dig"]) {
+        return;
+    }
+    let t = Tandem::start_example();
+    let config = t.config.to_str().unwrap().to_string();
+    // Without EDNS (dig's cookie option would make each query unique).
+    let first = t.dig(&["+noedns", "home", "SOA"]);
+    for _ in 0..3 {
+        let again = t.dig(&["+noedns", "home", "SOA"]);
+        assert_eq!(again.answer_data("SOA"), first.answer_data("SOA"));
+    }
+    let (ok, status, err) = t.tandem(&["status", "--config", &config]);
+    assert!(ok, "{status}{err}");
+    let line = status
+        .lines()
+        .find(|l| l.contains("udp answer cache:"))
+        .unwrap_or_else(|| panic!("no cache line in:\n{status}"));
+    let hits: u64 = line
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" hits"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(hits >= 3, "{line}");
+}
+
+#[test]
 fn reload_picks_up_edits_and_keeps_the_last_good_version() {
     if !peers_present(&["dig"]) {
         return;
