@@ -3,7 +3,8 @@
 //! costs a hash lookup and a copy instead of a parse, a lookup and a render.
 //!
 //! Only plain queries are cached: opcode QUERY, one question written
-//! without compression, no records but an OPT without options, no TSIG.
+//! without compression, no records but an OPT without options (a COOKIE
+//! aside), no TSIG.
 //! The key is the question exactly as received (case included, because
 //! the answer repeats it) plus what shapes the response (EDNS present,
 //! the DO bit and the size limit). A cached response is only reused with
@@ -69,13 +70,17 @@ fn plain(bytes: &[u8]) -> Option<Plain<'_>> {
     let question = &bytes[HEADER_LEN..qend];
     let edns = if bytes[11] == 1 {
         // Root owner, type OPT, class = size, TTL = ext-rcode/version/flags,
-        // no options, and nothing after it.
+        // no options but COOKIE, and nothing after it.
         let opt = bytes.get(qend..)?;
-        if opt.len() != 11 || opt[0] != 0 || opt[1..3] != [0, 41] || opt[9..11] != [0, 0] {
+        if opt.len() < 11 || opt[0] != 0 || opt[1..3] != [0, 41] {
             return None;
         }
         if opt[5] != 0 || opt[6] != 0 {
             return None; // extended rcode or version: the full path answers
+        }
+        let rdlen = u16::from_be_bytes([opt[9], opt[10]]) as usize;
+        if opt.len() != 11 + rdlen || !only_cookies(&opt[11..]) {
+            return None;
         }
         Some((u16::from_be_bytes([opt[3], opt[4]]), opt[7] & 0x80 != 0))
     } else {
@@ -85,6 +90,26 @@ fn plain(bytes: &[u8]) -> Option<Plain<'_>> {
         None
     };
     Some(Plain { question, edns })
+}
+
+/// True if every EDNS option is a COOKIE (RFC 7873). tandem does not
+/// implement server cookies and ignores the option, as the RFC lets a
+/// server do, so the answer does not depend on it: dig and BIND send one
+/// with every query. (A server-cookie implementation must change this.)
+fn only_cookies(mut options: &[u8]) -> bool {
+    const COOKIE: u16 = 10;
+    while !options.is_empty() {
+        if options.len() < 4 {
+            return false;
+        }
+        let code = u16::from_be_bytes([options[0], options[1]]);
+        let len = u16::from_be_bytes([options[2], options[3]]) as usize;
+        if code != COOKIE || options.len() < 4 + len {
+            return false;
+        }
+        options = &options[4 + len..];
+    }
+    true
 }
 
 /// The index's keys are a keyed hash of the entry's key already; hashing
@@ -422,5 +447,58 @@ mod tests {
             let _ = cache.handle(&cat, &s, &q, src("192.0.2.9"), 0);
         }
         assert!(cache.stats().0 >= hits + 20);
+    }
+
+    /// `query` with an OPT carrying `options` (code, data) instead.
+    fn query_with_options(id: u16, name: &str, options: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut m = query(id, name, false);
+        m[11] = 1;
+        let rdata: Vec<u8> = options
+            .iter()
+            .flat_map(|(code, data)| {
+                let mut o = code.to_be_bytes().to_vec();
+                o.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                o.extend_from_slice(data);
+                o
+            })
+            .collect();
+        m.extend_from_slice(&[0, 0, 41, 4, 0, 0, 0, 0, 0]);
+        m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        m.extend_from_slice(&rdata);
+        m
+    }
+
+    #[test]
+    fn cookies_share_the_cached_answer_and_other_options_take_the_full_path() {
+        let cat = catalog(true);
+        let s = Settings::default();
+        let cache = UdpCache::new();
+        let cookies: [&[u8]; 3] = [b"client01", b"client02", b"client03serverco"];
+        for (i, cookie) in cookies.iter().enumerate() {
+            let q = query_with_options(i as u16, "ns.home", &[(10, cookie)]);
+            let got = reply(cache.handle(&cat, &s, &q, src("192.0.2.9"), 0));
+            assert_eq!(got, reply(handle(&cat, &s, &q, src("192.0.2.9"), 0)));
+        }
+        // The plain EDNS query is the same question: answered from the cache.
+        let plain = query(7, "ns.home", true);
+        let got = reply(cache.handle(&cat, &s, &plain, src("192.0.2.9"), 0));
+        assert_eq!(got, reply(handle(&cat, &s, &plain, src("192.0.2.9"), 0)));
+        assert_eq!(cache.stats(), (3, 1));
+        // NSID (3) or a truncated option: never from the cache.
+        for q in [
+            query_with_options(8, "ns.home", &[(3, b"")]),
+            query_with_options(9, "ns.home", &[(10, b"client01"), (3, b"")]),
+        ] {
+            let got = reply(cache.handle(&cat, &s, &q, src("192.0.2.9"), 0));
+            assert_eq!(got, reply(handle(&cat, &s, &q, src("192.0.2.9"), 0)));
+        }
+        let mut cut = query_with_options(10, "ns.home", &[(10, b"client01")]);
+        cut.truncate(cut.len() - 3);
+        let _ = cache.handle(&cat, &s, &cut, src("192.0.2.9"), 0);
+        assert_eq!(
+            cache.stats(),
+            (3, 1),
+            "only plain and cookie queries are looked up"
+        );
     }
 }
