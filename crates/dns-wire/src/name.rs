@@ -282,41 +282,58 @@ impl Ord for Name {
     /// RFC 4034 §6.1 canonical order: compare label by label from the
     /// right, each label as lower-cased octets.
     fn cmp(&self, other: &Self) -> Ordering {
-        // Zones sort and search by this on every insert and lookup: the
-        // label positions go on the stack, not into a Vec (a name has at
-        // most 127 labels in its 255 bytes).
-        let mut a = [0u8; 128];
-        let mut b = [0u8; 128];
-        let na = label_starts(&self.0, &mut a);
-        let nb = label_starts(&other.0, &mut b);
-        for (&x, &y) in a[..na].iter().rev().zip(b[..nb].iter().rev()) {
-            let lx = &self.0[x as usize + 1..][..self.0[x as usize] as usize];
-            let ly = &other.0[y as usize + 1..][..other.0[y as usize] as usize];
-            let ord = lx
-                .iter()
-                .map(u8::to_ascii_lowercase)
-                .cmp(ly.iter().map(u8::to_ascii_lowercase));
-            if ord != Ordering::Equal {
-                return ord;
-            }
+        // Zones sort and search by this on every insert and lookup. A
+        // search ends on an equal name; and the label positions go on the
+        // stack, in a small array for the usual name and a large one (a
+        // name has at most 127 labels in its 255 bytes) otherwise.
+        if self.0.eq_ignore_ascii_case(&other.0) {
+            return Ordering::Equal;
         }
-        na.cmp(&nb)
+        let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+        if let (Some(na), Some(nb)) = (
+            label_starts(&self.0, &mut a),
+            label_starts(&other.0, &mut b),
+        ) {
+            return cmp_labels(&self.0, &a[..na], &other.0, &b[..nb]);
+        }
+        let (mut a, mut b) = ([0u8; 128], [0u8; 128]);
+        let na = label_starts(&self.0, &mut a).unwrap_or(a.len());
+        let nb = label_starts(&other.0, &mut b).unwrap_or(b.len());
+        cmp_labels(&self.0, &a[..na], &other.0, &b[..nb])
     }
 }
+
+/// Canonical order of two names given where their labels start: label by
+/// label from the right, each as lower-cased octets, then by label count.
+fn cmp_labels(x: &[u8], xs: &[u8], y: &[u8], ys: &[u8]) -> Ordering {
+    for (&i, &j) in xs.iter().rev().zip(ys.iter().rev()) {
+        let lx = &x[i as usize + 1..][..x[i as usize] as usize];
+        let ly = &y[j as usize + 1..][..y[j as usize] as usize];
+        if lx.eq_ignore_ascii_case(ly) {
+            continue;
+        }
+        return lx
+            .iter()
+            .map(u8::to_ascii_lowercase)
+            .cmp(ly.iter().map(u8::to_ascii_lowercase));
+    }
+    xs.len().cmp(&ys.len())
+}
+
 /// Where each label of a checked wire name starts (its length octet),
-/// left to right; returns how many labels there are.
-fn label_starts(wire: &[u8], out: &mut [u8; 128]) -> usize {
+/// left to right; the number of labels, or `None` if `out` is too small.
+fn label_starts<const N: usize>(wire: &[u8], out: &mut [u8; N]) -> Option<usize> {
     let mut n = 0;
     let mut p = 0;
     while let Some(&len) = wire.get(p) {
-        if len == 0 || n == out.len() {
+        if len == 0 {
             break;
         }
-        out[n] = p as u8;
+        *out.get_mut(n)? = p as u8;
         n += 1;
         p += 1 + len as usize;
     }
-    n
+    Some(n)
 }
 
 impl PartialOrd for Name {
@@ -484,6 +501,14 @@ mod tests {
         for w in ordered.windows(2) {
             assert!(n(w[0]) < n(w[1]), "{} < {}", w[0], w[1]);
         }
+        // Past the small label table (16 labels): the same order.
+        let deep = "q.".repeat(20);
+        assert!(n(&format!("a.{deep}")) < n(&format!("B.{deep}")));
+        assert!(n(&format!("{deep}a.")) < n(&format!("b.{deep}a.")));
+        assert_eq!(
+            n(&format!("X.{deep}")).cmp(&n(&format!("x.{deep}"))),
+            Ordering::Equal
+        );
     }
 
     proptest::proptest! {
@@ -491,8 +516,9 @@ mod tests {
         /// labels from the right, lower-cased, then the label count.
         #[test]
         fn order_is_rfc4034_canonical(
-            a in proptest::collection::vec("[a-cA-C\\-*]{0,3}", 0..6),
-            b in proptest::collection::vec("[a-cA-C\\-*]{0,3}", 0..6),
+            // Up to 24 labels: both the small and the large label table.
+            a in proptest::collection::vec("[a-cA-C\\-*]{0,3}", 0..24),
+            b in proptest::collection::vec("[a-cA-C\\-*]{0,3}", 0..24),
         ) {
             let name = |ls: &[String]| -> Option<Name> {
                 let ls: Vec<&String> = ls.iter().filter(|l| !l.is_empty()).collect();
