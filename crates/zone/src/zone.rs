@@ -280,7 +280,15 @@ impl Zone {
     }
 
     fn insert_inner(&mut self, r: Record, set_ttl: bool) -> bool {
-        let node = self.nodes.entry(r.owner).or_insert_with(|| Arc::from([]));
+        let Some(node) = self.nodes.get_mut(&r.owner) else {
+            let set = RRset {
+                rtype: r.rtype,
+                ttl: r.ttl,
+                rdatas: smallvec![r.rdata],
+            };
+            self.nodes.insert(r.owner, Arc::from([set]));
+            return true;
+        };
         match node.iter().position(|s| s.rtype == r.rtype) {
             Some(i) => {
                 if node[i].contains(&r.rdata) && (!set_ttl || node[i].ttl == r.ttl) {
