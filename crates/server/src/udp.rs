@@ -13,7 +13,6 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::os::fd::AsRawFd;
 
-use tandem_dns::cache::UdpCache;
 use tandem_dns::{Outcome, Source, Transport};
 
 use crate::Shared;
@@ -33,14 +32,12 @@ pub fn start(
         sockets.push(bind(addr)?);
     }
     let mut handles = Vec::new();
-    let cache = shared.udp_cache.clone();
     for (i, sock) in sockets.into_iter().enumerate() {
         let shared = shared.clone();
-        let cache = cache.clone();
         let stop = stop.clone();
         let h = std::thread::Builder::new()
             .name(format!("udp-{addr}-{i}"))
-            .spawn(move || serve(sock, shared, stop, cache))?;
+            .spawn(move || serve(sock, shared, stop))?;
         handles.push(h);
     }
     Ok(handles)
@@ -70,9 +67,10 @@ const BATCH: usize = 32;
 /// refused by the parser (a DNS request over UDP is far smaller).
 const RECV_SIZE: usize = 4096;
 
-fn serve(sock: UdpSocket, shared: Arc<Shared>, stop: Arc<AtomicBool>, cache: Arc<UdpCache>) {
+fn serve(sock: UdpSocket, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
     let sock = Arc::new(sock);
     let mut batch = Batch::new();
+    let cache = &shared.udp_cache;
     while !stop.load(Ordering::Relaxed) {
         let n = match batch.receive(&sock) {
             Ok(n) => n,
