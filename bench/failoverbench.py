@@ -751,6 +751,18 @@ def udhcpc_run(pair, period, kill_at, victim, gap, work):
     return r
 
 
+def restart_victim(pr, victim):
+    """Starts a killed node again and waits until both nodes are normal and
+    the pools are balanced."""
+    c = [n.text().count(NORMAL) for n in pr.nodes()]
+    tr = time.time()
+    victim.start()
+    for n, cn in zip(pr.nodes(), c):
+        n.wait_count(NORMAL, cn + 1, PAIR_TIMEOUT)
+    log(f"      {victim.role} restarted: both normal again after {time.time() - tr:.1f} s")
+    pr.wait_balanced(PAIR_TIMEOUT)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default=",".join(map(str, RATES)))
@@ -817,13 +829,7 @@ def main():
                 outage[k].append(outage_run(pr, a.churn_rate, a.churn_period, a.kill_at, None, work))
                 for victim in [pr.s, pr.p] * a.kill_rounds:
                     outage[k].append(outage_run(pr, a.churn_rate, a.churn_period, a.kill_at, victim, work))
-                    c = [n.text().count(NORMAL) for n in pr.nodes()]
-                    tr = time.time()
-                    victim.start()
-                    for n, cn in zip(pr.nodes(), c):
-                        n.wait_count(NORMAL, cn + 1, PAIR_TIMEOUT)
-                    log(f"      {victim.role} restarted: both normal again after {time.time() - tr:.1f} s")
-                    pr.wait_balanced(PAIR_TIMEOUT)
+                    restart_victim(pr, victim)
         if a.udhcpc_clients:
             log(f"\n3. outage, retrying clients: {a.udhcpc_clients} namespaces each looping new-MAC udhcpc -f -q "
                 f"-t {UDHCPC_FAIL} -T 1 -A 1 (timeout {UDHCPC_FAIL} s) for {a.udhcpc_period} s, kill -9 at {a.udhcpc_kill_at} s")
@@ -832,13 +838,7 @@ def main():
                 uout[k].append(udhcpc_run(pr, a.udhcpc_period, a.udhcpc_kill_at, None, a.udhcpc_gap, work))
                 for victim in [pr.s, pr.p] * a.udhcpc_rounds:
                     uout[k].append(udhcpc_run(pr, a.udhcpc_period, a.udhcpc_kill_at, victim, a.udhcpc_gap, work))
-                    c = [n.text().count(NORMAL) for n in pr.nodes()]
-                    tr = time.time()
-                    victim.start()
-                    for n, cn in zip(pr.nodes(), c):
-                        n.wait_count(NORMAL, cn + 1, PAIR_TIMEOUT)
-                    log(f"      {victim.role} restarted: both normal again after {time.time() - tr:.1f} s")
-                    pr.wait_balanced(PAIR_TIMEOUT)
+                    restart_victim(pr, victim)
         for pr in pairs.values():
             pr.stop()
     finally:
