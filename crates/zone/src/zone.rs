@@ -326,25 +326,21 @@ impl Zone {
     pub fn remove(&mut self, r: &Record) -> Option<Record> {
         let owner = self_owner(&self.nodes, &r.owner);
         let class = self.class;
-        let node = self.nodes.get_mut(&r.owner)?;
+        // Looked up read-only first: `get_mut` copies the tree's path even
+        // when there is nothing to remove.
+        let node = self.nodes.get(&r.owner)?;
         let si = node.iter().position(|s| s.rtype == r.rtype)?;
         let di = node[si]
             .rdatas
             .iter()
             .position(|d| rdata_eq(r.rtype, d, &r.rdata))?;
         if node[si].rdatas.len() > 1 {
-            let set = &mut Arc::make_mut(node)[si];
+            let set = &mut Arc::make_mut(self.nodes.get_mut(&r.owner)?)[si];
             let data = set.rdatas.remove(di);
             return Some(Record::new(owner, r.rtype, class, set.ttl, data));
         }
-        // The set's last record: the set goes, and the name with its last set.
-        let mut sets = node.to_vec();
-        let set = sets.remove(si);
-        if sets.is_empty() {
-            self.nodes.remove(&r.owner);
-        } else {
-            *node = Arc::from(sets);
-        }
+        // The set's last record: the set goes.
+        let set = self.take_set(&r.owner, si)?;
         let data = set.rdatas.into_iter().next()?;
         Some(Record::new(owner, r.rtype, class, set.ttl, data))
     }
@@ -352,12 +348,23 @@ impl Zone {
     /// Removes a whole RRset; returns its records.
     pub fn remove_rrset(&mut self, name: &Name, rtype: Rtype) -> Vec<Record> {
         let owner = self_owner(&self.nodes, name);
-        let Some(node) = self.nodes.get_mut(name) else {
+        let Some(si) = self
+            .nodes
+            .get(name)
+            .and_then(|node| node.iter().position(|s| s.rtype == rtype))
+        else {
             return Vec::new();
         };
-        let Some(si) = node.iter().position(|s| s.rtype == rtype) else {
-            return Vec::new();
-        };
+        match self.take_set(name, si) {
+            Some(set) => set.records(&owner, self.class).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Takes RRset `si` out of `name`'s node (a new node without it); the
+    /// name goes with its last RRset.
+    fn take_set(&mut self, name: &Name, si: usize) -> Option<RRset> {
+        let node = self.nodes.get_mut(name)?;
         let mut sets = node.to_vec();
         let set = sets.remove(si);
         if sets.is_empty() {
@@ -365,7 +372,7 @@ impl Zone {
         } else {
             *node = Arc::from(sets);
         }
-        set.records(&owner, self.class).collect()
+        Some(set)
     }
 
     /// Removes every RRset at `name` whose type satisfies `pred`; returns
