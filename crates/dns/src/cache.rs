@@ -146,6 +146,11 @@ struct Shard {
 }
 
 impl Shard {
+    fn reset(&mut self) {
+        self.index.clear();
+        self.arena.clear();
+    }
+
     fn get(&self, hash: u32, key: &[u8]) -> Option<(&[u8], &[u8])> {
         let at = *self.index.get(&hash)? as usize;
         let klen = self.arena[at] as usize;
@@ -157,6 +162,9 @@ impl Shard {
 
     fn put(&mut self, hash: u32, key: &[u8], header: &[u8], rest: &[u8], budget: usize) {
         let need = 3 + key.len() + header.len() + rest.len();
+        if need > budget {
+            return; // larger than the whole shard: never cached
+        }
         if self.arena.capacity() == 0 {
             // Once, at full size: growing by doubling would leave the
             // smaller buffers behind as free heap the process still holds.
@@ -164,8 +172,7 @@ impl Shard {
             self.index.reserve(budget / 64);
         }
         if self.arena.len() + need > budget {
-            self.index.clear();
-            self.arena.clear();
+            self.reset();
         }
         let at = self.arena.len() as u32;
         self.arena.push(key.len() as u8);
@@ -256,8 +263,7 @@ impl UdpCache {
                 return handle(catalog, settings, bytes, source, now);
             };
             if !sh.catalog.as_ref().is_some_and(|c| Arc::ptr_eq(c, catalog)) {
-                sh.index.clear();
-                sh.arena.clear();
+                sh.reset();
                 sh.catalog = Some(catalog.clone());
             }
             if let Some((header, rest)) = sh.get(hash as u32, key) {
@@ -325,14 +331,20 @@ mod tests {
     use crate::{ZoneEntry, ZonePolicy};
     use std::net::IpAddr;
 
+    const HOME: &str = "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+
     fn catalog(allow_any: bool) -> Arc<Catalog> {
-        let origin: Name = "home.".parse().unwrap();
-        let text = "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
-        let zone = tandem_zone::file::zone_from_str(&origin, text).unwrap();
         let mut policy = ZonePolicy::default();
         if !allow_any {
             policy.allow_query = crate::Acl(vec!["127.0.0.1".parse().unwrap()]);
         }
+        catalog_of(HOME, policy)
+    }
+
+    /// A catalog of one zone `home.` with `text` as its file.
+    fn catalog_of(text: &str, policy: ZonePolicy) -> Arc<Catalog> {
+        let origin: Name = "home.".parse().unwrap();
+        let zone = tandem_zone::file::zone_from_str(&origin, text).unwrap();
         let mut c = Catalog::new();
         c.insert(ZoneEntry {
             zone: Arc::new(zone),
@@ -500,5 +512,35 @@ mod tests {
             (3, 1),
             "only plain and cookie queries are looked up"
         );
+    }
+
+    #[test]
+    fn an_answer_larger_than_a_shard_is_never_cached() {
+        // 68 addresses: an answer of about 1.1 KB.
+        let mut text = String::from(HOME);
+        for i in 1..=68 {
+            text.push_str(&format!("big A 10.0.0.{i}\n"));
+        }
+        let cat = catalog_of(&text, ZonePolicy::default());
+        let s = Settings::default();
+        // 1 KiB a shard; the answer is about 1.1 KB, within the client's
+        // 1,232-byte EDNS size.
+        let cache = UdpCache::with_budget(16 * 1024);
+        let mut q = query_with_options(1, "big.home", &[]);
+        let at = q.len() - 11 + 3;
+        q[at..at + 2].copy_from_slice(&1232u16.to_be_bytes());
+        for _ in 0..2 {
+            let got = reply(cache.handle(&cat, &s, &q, src("192.0.2.9"), 0));
+            assert!(
+                got.len() > 1024,
+                "{} bytes, flags {:02x}{:02x}",
+                got.len(),
+                got[2],
+                got[3]
+            );
+            assert_eq!(got, reply(handle(&cat, &s, &q, src("192.0.2.9"), 0)));
+        }
+        assert_eq!(cache.bytes(), 0);
+        assert_eq!(cache.stats(), (0, 2));
     }
 }
