@@ -3,7 +3,8 @@
 //!
 //! Usage: `journal_bench [DIR] [SECONDS_PER_RUN] [PAYLOAD_BYTES]`
 //! DIR defaults to the current directory; use a directory on the disk you
-//! care about (not a tmpfs).
+//! care about (not a tmpfs). Every writer count runs twice with and twice
+//! without preallocation, alternating, so both meet the same disk.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,10 +24,20 @@ fn main() {
         "dir={} run={secs}s payload={payload_len}B",
         dir.canonicalize().unwrap_or(dir.clone()).display()
     );
-    println!("writers  appends/s  fsyncs/s  entries/fsync  p50_us  p99_us");
-    for writers in [1usize, 8, 32] {
-        let path = tmp.path().join(format!("bench-{writers}.journal"));
-        let (journal, _) = Journal::open(&path, Options::default()).expect("open");
+    println!(
+        "writers  prealloc  appends/s  fsyncs/s  entries/fsync  p50_us  p99_us  cpu_us/append"
+    );
+    let runs = [1usize, 8, 32]
+        .into_iter()
+        .flat_map(|w| [(w, false), (w, true), (w, false), (w, true)]);
+    for (i, (writers, preallocate)) in runs.enumerate() {
+        let path = tmp.path().join(format!("bench-{i}.journal"));
+        let options = Options {
+            preallocate,
+            ..Options::default()
+        };
+        let (journal, _) = Journal::open(&path, options).expect("open");
+        let cpu0 = cpu_time();
         let stop = Arc::new(AtomicBool::new(false));
         let start = Instant::now();
         let threads: Vec<_> = (0..writers)
@@ -59,13 +70,27 @@ fn main() {
                 .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
                 .map_or(0, |d| d.as_micros())
         };
+        let cpu = cpu_time() - cpu0;
         println!(
-            "{writers:>7}  {:>9.0}  {:>8.0}  {:>13.1}  {:>6}  {:>6}",
+            "{writers:>7}  {:>8}  {:>9.0}  {:>8.0}  {:>13.1}  {:>6}  {:>6}  {:>13.1}",
+            if preallocate { "yes" } else { "no" },
             stats.appends as f64 / elapsed,
             stats.batches as f64 / elapsed,
             stats.appends as f64 / stats.batches.max(1) as f64,
             pct(0.50),
             pct(0.99),
+            cpu * 1e6 / stats.appends.max(1) as f64,
         );
+        drop(journal);
+        let _ = std::fs::remove_file(&path);
     }
+}
+
+/// User + system CPU seconds of this process so far.
+fn cpu_time() -> f64 {
+    // SAFETY: getrusage fills the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
 }

@@ -45,7 +45,9 @@ pub struct Entry {
 pub struct TruncationReport {
     /// Offset at which the file was cut (the first damaged frame).
     pub offset: u64,
-    /// How many bytes were removed.
+    /// How many damaged bytes were removed: from `offset` to the last
+    /// non-zero byte. Zeros after them (preallocated room) are cut too but
+    /// not counted.
     pub bytes_dropped: u64,
     /// What was wrong with the bytes at `offset`.
     pub reason: FrameDefect,
@@ -117,6 +119,11 @@ pub(crate) fn scan(path: &Path, buf: &[u8], mode: RecoveryMode) -> Result<Scan, 
                 });
                 pos += frame_len;
             }
+            Decoded::Invalid(_) if buf[pos..].iter().all(|&b| b == 0) => {
+                // The zero-filled room the writer keeps past the last frame
+                // (see `Options::preallocate`), not damage.
+                break;
+            }
             Decoded::Invalid(defect) => {
                 if mode == RecoveryMode::Strict {
                     if let Some(next_valid) = find_valid_frame_after(buf, pos) {
@@ -134,7 +141,7 @@ pub(crate) fn scan(path: &Path, buf: &[u8], mode: RecoveryMode) -> Result<Scan, 
                     valid_end: pos as u64,
                     truncated: Some(TruncationReport {
                         offset: pos as u64,
-                        bytes_dropped: (buf.len() - pos) as u64,
+                        bytes_dropped: damaged_len(&buf[pos..]),
                         reason: defect,
                     }),
                 });
@@ -147,6 +154,13 @@ pub(crate) fn scan(path: &Path, buf: &[u8], mode: RecoveryMode) -> Result<Scan, 
         valid_end: pos as u64,
         truncated: None,
     })
+}
+
+/// Length of `tail` without its trailing zeros.
+fn damaged_len(tail: &[u8]) -> u64 {
+    tail.iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i as u64 + 1)
 }
 
 fn bad_magic(path: &Path, buf: &[u8]) -> JournalError {
@@ -192,14 +206,21 @@ mod tests {
     }
 
     #[test]
-    fn zeroed_tail_is_torn() {
+    fn zeroed_tail_is_free_space_and_a_torn_frame_before_it_is_cut() {
         let mut buf = image(&[b"a", b"bb"]);
         let good = buf.len();
         buf.extend_from_slice(&[0u8; 4096]);
         let s = scan(Path::new("j"), &buf, RecoveryMode::Strict).unwrap();
         assert_eq!(s.entries.len(), 2);
+        assert_eq!(s.valid_end, good as u64);
+        assert!(s.truncated.is_none());
+
+        // Counted up to the last damaged byte, not through the zeros.
+        buf[good + 1] = 7;
+        let s = scan(Path::new("j"), &buf, RecoveryMode::Strict).unwrap();
+        assert_eq!(s.entries.len(), 2);
         let t = s.truncated.unwrap();
-        assert_eq!((t.offset, t.bytes_dropped), (good as u64, 4096));
+        assert_eq!((t.offset, t.bytes_dropped), (good as u64, 2));
     }
 
     #[test]

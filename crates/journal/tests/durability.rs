@@ -149,12 +149,16 @@ fn torn_write_is_cut_off_on_reopen() {
     assert!(matches!(err, JournalError::Io { op: "write", .. }), "{err}");
     assert!(j.is_poisoned());
     drop(j);
-    assert_eq!(mem.contents(&path()).unwrap().len() as u64, end + 7);
+    // The torn bytes sit in the zero-filled room the first append made.
+    let image = mem.contents(&path()).unwrap();
+    assert!(image.len() as u64 > end + 7);
+    assert!(image[end as usize + 7..].iter().all(|&b| b == 0));
 
     let (j, replay) = Journal::open(path(), Options::with_backend(fault)).unwrap();
     assert_eq!(payloads(&replay), vec![entry(0)]);
     let t = replay.truncated.unwrap();
     assert_eq!((t.offset, t.bytes_dropped), (end, 7));
+    assert_eq!(mem.contents(&path()).unwrap().len() as u64, end);
     assert_eq!(j.append_blocking(1, entry(2)).unwrap(), end);
 }
 
@@ -304,7 +308,7 @@ fn compaction_replaces_the_log_and_keeps_later_appends() {
         j.append_blocking(1, entry(i)).unwrap();
     }
     let before = j.len();
-    assert_eq!(before, std::fs::metadata(&file).unwrap().len());
+    assert!(before <= std::fs::metadata(&file).unwrap().len());
     let report = j
         .compact(2, vec![b"snapshot part 1".to_vec(), b"part 2".to_vec()])
         .unwrap();
@@ -446,4 +450,66 @@ fn batch_size_is_bounded_by_max_batch_bytes() {
     let s = j.stats();
     assert_eq!(s.largest_batch, 2, "{s:?}");
     assert!(s.batches >= 20, "{s:?}");
+}
+
+#[test]
+fn appends_overwrite_preallocated_zeros_and_reopen_sees_no_damage() {
+    let mem = MemBackend::new();
+    let (j, _) = Journal::open(path(), Options::with_backend(mem.clone())).unwrap();
+    j.append_blocking(1, entry(0)).unwrap();
+    let grown = mem.contents(&path()).unwrap().len();
+    assert!(grown >= 64 << 10, "the first append makes room: {grown}");
+    for i in 1..100 {
+        j.append_blocking(1, entry(i)).unwrap();
+    }
+    let end = j.len() as usize;
+    let image = mem.contents(&path()).unwrap();
+    assert_eq!(
+        image.len(),
+        grown,
+        "appends inside the room do not grow the file"
+    );
+    assert!(image[end..].iter().all(|&b| b == 0));
+    mem.crash();
+    drop(j);
+
+    let (j, replay) = Journal::open(path(), Options::with_backend(mem.clone())).unwrap();
+    assert!(replay.truncated.is_none(), "{:?}", replay.truncated);
+    assert_eq!(payloads(&replay), (0..100).map(entry).collect::<Vec<_>>());
+    assert_eq!(j.append_blocking(1, entry(100)).unwrap(), end as u64);
+    drop(j);
+    let (_j, replay) = Journal::open(path(), Options::with_backend(mem)).unwrap();
+    assert_eq!(replay.entries.len(), 101);
+}
+
+#[test]
+fn without_preallocation_the_file_ends_at_the_last_frame() {
+    let mem = MemBackend::new();
+    let options = Options {
+        preallocate: false,
+        ..Options::with_backend(mem.clone())
+    };
+    let (j, _) = Journal::open(path(), options).unwrap();
+    for i in 0..10 {
+        j.append_blocking(1, entry(i)).unwrap();
+    }
+    assert_eq!(mem.contents(&path()).unwrap().len() as u64, j.len());
+}
+
+#[test]
+fn a_failed_preallocation_does_not_fail_the_append() {
+    let (mem, fault) = faulty();
+    let (j, _) = Journal::open(path(), Options::with_backend(fault.clone())).unwrap();
+    // The first append's second write is the zero fill (a full disk, say).
+    fault.fail_nth_write(2);
+    j.append_blocking(1, entry(0)).unwrap();
+    assert!(!j.is_poisoned());
+    assert_eq!(mem.contents(&path()).unwrap().len() as u64, j.len());
+    // The next batch tries again.
+    j.append_blocking(1, entry(1)).unwrap();
+    assert!(mem.contents(&path()).unwrap().len() as u64 > j.len());
+    drop(j);
+    let (_j, replay) = Journal::open(path(), Options::with_backend(fault)).unwrap();
+    assert_eq!(payloads(&replay), vec![entry(0), entry(1)]);
+    assert!(replay.truncated.is_none());
 }

@@ -36,9 +36,15 @@ fn build_image() -> (Vec<u8>, Vec<(u64, u64)>) {
         let lsn = j.append_blocking(kind, p.clone()).unwrap();
         ranges.push((lsn, lsn + frame_len(p.len()) as u64));
     }
-    assert_eq!(j.len(), ranges.last().unwrap().1);
+    let end = ranges.last().unwrap().1;
+    assert_eq!(j.len(), end);
     drop(j);
-    (mem.contents(&path()).unwrap(), ranges)
+    // Past `end` is the zero-filled room of preallocation; the tests cut
+    // and damage the frames themselves.
+    let mut image = mem.contents(&path()).unwrap();
+    assert!(image[end as usize..].iter().all(|&b| b == 0));
+    image.truncate(end as usize);
+    (image, ranges)
 }
 
 fn check_prefix_replay(
@@ -71,15 +77,23 @@ fn every_truncation_point_replays_exactly_the_whole_entries_before_it() {
         let mut expected = check_prefix_replay(n, &replay.entries, &ranges);
 
         let on_boundary = n == 0 || boundaries.contains(&(n as u64));
-        assert_eq!(replay.truncated.is_some(), !on_boundary, "n={n}");
+        let torn = !on_boundary && !torn_bytes_are_zeros(&image, &boundaries, n);
+        assert_eq!(replay.truncated.is_some(), torn, "n={n}");
         if let Some(t) = replay.truncated {
             let valid_end = if n < HEADER_LEN {
                 0
             } else {
-                *boundaries.iter().filter(|&&b| b <= n as u64).max().unwrap()
+                valid_end(&boundaries, n)
             };
             assert_eq!(t.offset, valid_end, "n={n}");
-            assert_eq!(t.offset + t.bytes_dropped, n as u64, "n={n}");
+            // A torn header is dropped whole; a torn frame is counted up to
+            // its last non-zero byte.
+            let last = if n < HEADER_LEN {
+                n as u64
+            } else {
+                image[..n].iter().rposition(|&b| b != 0).unwrap() as u64 + 1
+            };
+            assert_eq!(t.offset + t.bytes_dropped, last, "n={n}");
         }
         assert_eq!(replay.fresh, n < HEADER_LEN, "n={n}");
 
@@ -101,6 +115,9 @@ fn every_truncation_point_replays_exactly_the_whole_entries_before_it() {
 #[test]
 fn every_truncation_point_on_a_real_file() {
     let (image, ranges) = build_image();
+    let boundaries: Vec<u64> = std::iter::once(HEADER_LEN as u64)
+        .chain(ranges.iter().map(|r| r.1))
+        .collect();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let file = dir.path().join("zone.journal");
     for n in 0..=image.len() {
@@ -108,19 +125,34 @@ fn every_truncation_point_on_a_real_file() {
         let (j, replay) = Journal::open(&file, Options::default())
             .unwrap_or_else(|e| panic!("open after truncation to {n}: {e}"));
         check_prefix_replay(n, &replay.entries, &ranges);
-        let expected_len = match replay.truncated {
-            Some(t) if n >= HEADER_LEN => t.offset,
-            _ if n < HEADER_LEN => HEADER_LEN as u64,
-            _ => n as u64,
+        let expected_len = if n < HEADER_LEN {
+            HEADER_LEN as u64
+        } else {
+            valid_end(&boundaries, n)
         };
         assert_eq!(j.len(), expected_len, "n={n}");
         drop(j);
-        assert_eq!(
-            std::fs::metadata(&file).unwrap().len(),
-            expected_len,
-            "n={n}"
-        );
+        // A torn tail is cut; a tail of zeros stays as free room.
+        let file_len = match replay.truncated {
+            Some(_) => expected_len,
+            None => expected_len.max(n as u64),
+        };
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), file_len, "n={n}");
     }
+}
+
+/// The end of the last whole frame within the first `n` bytes.
+fn valid_end(boundaries: &[u64], n: usize) -> u64 {
+    *boundaries.iter().filter(|&&b| b <= n as u64).max().unwrap()
+}
+
+/// Whether the bytes of a partial frame cut at `n` are all zeros (the start
+/// of an empty frame's length field): free room to recovery, not damage.
+fn torn_bytes_are_zeros(image: &[u8], boundaries: &[u64], n: usize) -> bool {
+    n >= HEADER_LEN
+        && image[valid_end(boundaries, n) as usize..n]
+            .iter()
+            .all(|&b| b == 0)
 }
 
 #[test]
