@@ -10,6 +10,7 @@ use tandem_config::Config;
 
 mod demo;
 mod import_pair;
+mod logsink;
 
 #[derive(Parser)]
 #[command(
@@ -210,13 +211,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr from a writer thread, so a request path that logs
-/// (four ISC-style lines per DHCP exchange) does not wait on write(2). The
-/// guard flushes what is queued when `serve` returns; nothing is dropped
-/// while it runs (a full queue makes the logger wait). The queue holds
-/// 4,096 lines: the crate's default of 128,000 preallocates 4 MB, a third
-/// of an idle server's memory, for bursts a DNS or DHCP server never logs.
-fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs go to stderr from a writer thread that writes them in batches
+/// (`logsink`), so a request path that logs (four ISC-style lines per DHCP
+/// exchange) neither waits on write(2) nor wakes a thread per line. The
+/// guard flushes what is pending when `serve` returns; nothing is dropped
+/// while it runs (a logger far ahead of the writer waits for it).
+fn init_logging() -> anyhow::Result<logsink::Guard> {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -231,10 +231,8 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
         }),
         Err(_) => default,
     };
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(4096)
-        .finish(std::io::stderr());
+    let (writer, guard) =
+        logsink::LogSink::start(std::io::stderr()).context("cannot start the log writer")?;
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -243,7 +241,7 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
         .with(layer)
         .with(filter)
         .init();
-    guard
+    Ok(guard)
 }
 
 fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
@@ -251,7 +249,7 @@ fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
     // Before any thread exists (the logger's included): capabilities are
     // per thread, and every later thread copies the reduced set.
     let dropped = tandem_server::system::drop_privileges(&config)?;
-    let _log = init_logging();
+    let _log = init_logging()?;
     match dropped {
         Some(d) => {
             tracing::info!("{}", d.line);
