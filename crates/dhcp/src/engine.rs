@@ -17,7 +17,9 @@ use crate::lease::{BindingState, HwAddr, Lease};
 use crate::reply::{build_options, Destination, Reply};
 
 mod failover;
+mod offers;
 pub use failover::{AckResult, Balance};
+use offers::Offers;
 
 /// How long an offered address is held for the client it was offered to.
 const OFFER_HOLD: u64 = 60;
@@ -70,12 +72,6 @@ enum ClientKey {
     Hw(HwAddr),
 }
 
-#[derive(Debug, Clone)]
-struct Offer {
-    client: ClientKey,
-    expires: u64,
-}
-
 /// The request's client, as read once.
 struct Client {
     key: ClientKey,
@@ -91,7 +87,7 @@ pub struct Engine {
     leases: BTreeMap<Ipv4Addr, Lease>,
     by_id: HashMap<Vec<u8>, Ipv4Addr>,
     by_hw: HashMap<HwAddr, Ipv4Addr>,
-    offers: HashMap<Ipv4Addr, Offer>,
+    offers: Offers,
     probed: HashMap<Ipv4Addr, u64>,
     /// Next-fit cursor per (subnet, pool), so allocation does not rescan
     /// the used start of a pool on every DISCOVER.
@@ -108,7 +104,7 @@ impl Engine {
             leases: BTreeMap::new(),
             by_id: HashMap::new(),
             by_hw: HashMap::new(),
-            offers: HashMap::new(),
+            offers: Offers::default(),
             probed: HashMap::new(),
             cursors: HashMap::new(),
             failover: Vec::new(),
@@ -173,13 +169,7 @@ impl Engine {
 
     /// Keeps `addr` for client `c` for a while: offered, or being probed.
     fn hold_offer(&mut self, addr: Ipv4Addr, c: &Client, now: u64) {
-        self.offers.insert(
-            addr,
-            Offer {
-                client: c.key.clone(),
-                expires: now + OFFER_HOLD,
-            },
-        );
+        self.offers.hold(addr, &c.key, now + OFFER_HOLD);
     }
 
     fn belongs_to(&self, l: &Lease, c: &Client) -> bool {
@@ -489,12 +479,7 @@ impl Engine {
             }
         }
         // An address already offered (or being probed) for this client.
-        let held = self
-            .offers
-            .iter()
-            .find(|(_, o)| o.client == c.key && o.expires > now)
-            .map(|(a, _)| *a);
-        if let Some(a) = held {
+        if let Some(a) = self.offers.held_for(&c.key, now) {
             if let Some(si) = subnet_of(a) {
                 return Some((si, a));
             }
@@ -825,7 +810,7 @@ impl Engine {
     /// Ages leases and offers: active leases past their end become
     /// expired, quarantined addresses come back. Returns what changed.
     pub fn tick(&mut self, now: u64) -> (Vec<Lease>, Vec<LogLine>) {
-        self.offers.retain(|_, o| o.expires > now);
+        self.offers.expire(now);
         self.probed.retain(|_, t| now < *t + PROBE_VALID);
         let mut changed = Vec::new();
         let mut log = Vec::new();

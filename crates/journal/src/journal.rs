@@ -168,6 +168,10 @@ struct Queue {
     pending: VecDeque<Request>,
     shutdown: bool,
     poisoned: Option<Arc<str>>,
+    /// The writer waits on `wake`. Only then does a request wake it: one
+    /// that arrives while the writer is syncing is taken with the next
+    /// batch anyway, and a wake-up is a system call per request.
+    writer_waiting: bool,
 }
 
 struct Shared {
@@ -499,8 +503,11 @@ impl Journal {
         match refusal {
             None => {
                 q.pending.push_back(req);
+                let waiting = q.writer_waiting;
                 drop(q);
-                self.shared.wake.notify_one();
+                if waiting {
+                    self.shared.wake.notify_one();
+                }
             }
             Some(err) => {
                 drop(q);
@@ -573,7 +580,9 @@ impl Writer {
             if q.shutdown {
                 return None;
             }
+            q.writer_waiting = true;
             q = self.shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+            q.writer_waiting = false;
         }
         if matches!(q.pending.front(), Some(Request::Rewrite { .. })) {
             if let Some(Request::Rewrite { entries, done }) = q.pending.pop_front() {
