@@ -172,6 +172,21 @@ pub fn decode_frame(buf: &[u8]) -> Decoded<'_> {
     }
 }
 
+/// Where the frames of a journal file image end: past the header, the
+/// first position that does not start a valid frame. What follows is free
+/// room (zeros) or a torn tail. For tools and tests that look at a file
+/// the journal keeps preallocated.
+pub fn frames_end(file: &[u8]) -> usize {
+    if file.len() < HEADER_LEN || file[..MAGIC.len()] != MAGIC {
+        return 0;
+    }
+    let mut at = HEADER_LEN;
+    while let Decoded::Frame { frame_len, .. } = decode_frame(&file[at..]) {
+        at += frame_len;
+    }
+    at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +219,17 @@ mod tests {
             decode_frame(&[0u8; 64]),
             Decoded::Invalid(FrameDefect::BadChecksum { .. })
         ));
+    }
+
+    #[test]
+    fn frames_end_stops_at_free_room() {
+        let mut buf = Vec::new();
+        encode_header(1, &mut buf);
+        encode_frame(1, b"abc", &mut buf);
+        let end = buf.len();
+        buf.extend_from_slice(&[0; 100]);
+        assert_eq!(frames_end(&buf), end);
+        assert_eq!(frames_end(b"not a journal"), 0);
     }
 
     #[test]

@@ -89,13 +89,7 @@ fn open_with(dir: &Path, max: u64) -> (Arc<ZoneStore>, Vec<String>) {
 /// Where the journal's last frame ends (the file goes on with the zeros
 /// the journal preallocates).
 fn frames_end(path: &Path) -> u64 {
-    use tandem_journal::format::{decode_frame, Decoded, HEADER_LEN};
-    let bytes = std::fs::read(path).unwrap();
-    let mut at = HEADER_LEN;
-    while let Decoded::Frame { frame_len, .. } = decode_frame(&bytes[at..]) {
-        at += frame_len;
-    }
-    at as u64
+    tandem_journal::format::frames_end(&std::fs::read(path).unwrap()) as u64
 }
 
 /// The published zone's serial, or `None` for the empty (expired) zone.
