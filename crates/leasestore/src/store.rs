@@ -50,20 +50,26 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions {
-            max_size: 16 << 20,
-            journal: Options::default(),
-            checkpoint_frame_bytes: 1 << 20,
-        }
+        StoreOptions::with_journal(Options::default())
     }
 }
 
 impl StoreOptions {
     /// Default options writing through `backend`.
     pub fn with_backend(backend: impl Backend + 'static) -> Self {
+        StoreOptions::with_journal(Options::with_backend(backend))
+    }
+
+    /// Lease changes come from many independent clients, so the journal
+    /// lets a batch gather before its sync (`Options::gather`).
+    fn with_journal(journal: Options) -> Self {
         StoreOptions {
-            journal: Options::with_backend(backend),
-            ..StoreOptions::default()
+            max_size: 16 << 20,
+            journal: Options {
+                gather: true,
+                ..journal
+            },
+            checkpoint_frame_bytes: 1 << 20,
         }
     }
 }
