@@ -51,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
         let (_j, again) = Journal::open(path, options).unwrap();
         assert!(again.truncated.is_none());
         let last = again.entries.last().unwrap();
-        assert_eq!((last.offset, last.kind, &last.payload[..]), (lsn, 7, &b"after"[..]));
+        assert_eq!(
+            (last.offset, last.kind, &last.payload[..]),
+            (lsn, 7, &b"after"[..])
+        );
         assert_eq!(again.entries.len(), replay.entries.len() + 1);
     }
 });
