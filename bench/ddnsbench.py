@@ -34,6 +34,9 @@ error and on Ctrl-C.
 """
 import argparse, ctypes, datetime, os, re, signal, socket, struct, subprocess, sys, tempfile, threading, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import started, sh, in_ns, veth_pair, cleanup, on_signal  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TANDEM = os.path.join(ROOT, "target/release/tandem")
 NS_SRV, NS_CLI = f"tdd-s-{os.getpid()}", f"tdd-c-{os.getpid()}"
@@ -44,51 +47,8 @@ CLIENTS = 60000
 LEASE_TIME = 7200
 SECRET = "YmVuY2htYXJrLXVwZGF0ZS1rZXktbm90LWEtc2VjcmV0IQ=="
 
-started = []
-namespaces = []
-
-
-def sh(*argv, check=True):
-    r = subprocess.run(list(argv), capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {r.stdout}{r.stderr}")
-    return r.stdout
-
-
-def in_ns(ns, *argv):
-    return ["ip", "netns", "exec", ns, *argv]
-
-
 def make_topology():
-    for ns in (NS_SRV, NS_CLI):
-        sh("ip", "netns", "add", ns)
-        namespaces.append(ns)
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-    sh("ip", "-n", NS_SRV, "link", "add", IF_SRV, "type", "veth", "peer", "name", IF_CLI, "netns", NS_CLI)
-    sh("ip", "-n", NS_SRV, "addr", "add", f"{SRV_IP}/{PREFIX}", "dev", IF_SRV)
-    sh("ip", "-n", NS_CLI, "addr", "add", f"{CLI_IP}/{PREFIX}", "dev", IF_CLI)
-    sh("ip", "-n", NS_SRV, "link", "set", IF_SRV, "up")
-    sh("ip", "-n", NS_CLI, "link", "set", IF_CLI, "up")
-    if IF_SRV in sh("ip", "link", "show"):
-        raise SystemExit("a benchmark veth appeared in the root namespace")
-
-
-def cleanup():
-    for p in started:
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)
-                p.wait(5)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                p.kill()
-                p.wait()
-    for ns in namespaces:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-    namespaces.clear()
-
-
-def on_signal(signum, _frame):
-    raise SystemExit(f"stopped by signal {signum}")
+    veth_pair(NS_SRV, IF_SRV, f"{SRV_IP}/{PREFIX}", NS_CLI, IF_CLI, f"{CLI_IP}/{PREFIX}")
 
 
 ZONE = """$TTL 3600

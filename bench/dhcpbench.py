@@ -41,6 +41,9 @@ on error and on Ctrl-C.
 """
 import argparse, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import started, sh, in_ns, veth_pair, cleanup, on_signal  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TANDEM = os.path.join(ROOT, "target/release/tandem")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -61,57 +64,10 @@ WAIT_US = 500000
 RATES = [500, 700, 1000, 1400, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000,
          10000, 11000, 12000, 13000, 14000, 16000, 18000, 19000]
 
-started = []          # every Popen this script made, ended by PID at exit
-namespaces = []
-
-
-def sh(*argv, check=True, **kw):
-    r = subprocess.run(list(argv), capture_output=True, text=True, **kw)
-    if check and r.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {r.stdout}{r.stderr}")
-    return r.stdout
-
-
-def in_ns(ns, *argv):
-    return ["ip", "netns", "exec", ns, *argv]
 
 
 def make_topology():
-    for ns in (NS_SRV, NS_CLI):
-        sh("ip", "netns", "add", ns)
-        namespaces.append(ns)
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-    # Created inside the server namespace with its peer placed straight in
-    # the client namespace: no end of the pair is ever in the root one.
-    sh("ip", "-n", NS_SRV, "link", "add", IF_SRV, "type", "veth", "peer", "name", IF_CLI, "netns", NS_CLI)
-    sh("ip", "-n", NS_SRV, "addr", "add", f"{SRV_IP}/{PREFIX}", "dev", IF_SRV)
-    sh("ip", "-n", NS_CLI, "addr", "add", f"{CLI_IP}/{PREFIX}", "dev", IF_CLI)
-    sh("ip", "-n", NS_SRV, "link", "set", IF_SRV, "up")
-    sh("ip", "-n", NS_CLI, "link", "set", IF_CLI, "up")
-    # Never leave the namespaces: no default route, nothing else reachable.
-    for ns in (NS_SRV, NS_CLI):
-        routes = sh("ip", "-n", ns, "-4", "route", "show")
-        assert "default" not in routes, routes
-    if IF_SRV in sh("ip", "link", "show") or IF_CLI in sh("ip", "link", "show"):
-        raise SystemExit("a benchmark veth appeared in the root namespace")
-
-
-def cleanup():
-    for p in started:
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)
-                p.wait(5)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                p.kill()
-                p.wait()
-    for ns in namespaces:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-    namespaces.clear()
-
-
-def on_signal(signum, _frame):
-    raise SystemExit(f"stopped by signal {signum}")
+    veth_pair(NS_SRV, IF_SRV, f"{SRV_IP}/{PREFIX}", NS_CLI, IF_CLI, f"{CLI_IP}/{PREFIX}")
 
 
 def cpu_ticks():

@@ -8,7 +8,7 @@ Every server serves the same generated zone on its own 127.0.0.1 port and
 runs alone while it is measured. Processes are ended by PID. Loads are
 bounded in time (query) or count (update).
 """
-import base64, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import base64, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ZONE = "bench.test"
@@ -79,7 +79,7 @@ class Server:
             self.ready = "tandem ready"
         elif kind == "knot":
             conf = os.path.join(d, "knot.conf")
-            acl = f"    acl: [xfr, upd]\n" if updates else "    acl: [xfr]\n"
+            acl = "    acl: [xfr, upd]\n" if updates else "    acl: [xfr]\n"
             open(conf, "w").write(
                 f"server:\n    listen: 127.0.0.1@{p}\n    rundir: {d}\n    udp-workers: 2\n    tcp-workers: 1\n    background-workers: 1\n"
                 f"key:\n  - id: {KEY}\n    algorithm: hmac-sha256\n    secret: {SECRET}\n"

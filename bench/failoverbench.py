@@ -57,7 +57,7 @@ from the root namespace: every veth end is created in its namespace.
 import argparse, os, re, shutil, signal, socket, struct, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dhcpbench import sh, in_ns  # noqa: E402  (small helpers shared with the DHCP bench)
+from benchlib import started, sh, in_ns, add_namespace, cleanup, on_signal  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TANDEM = os.environ.get("TANDEM") or os.path.join(ROOT, "target/release/tandem")
@@ -72,9 +72,7 @@ DELAYED = 1.0            # an exchange ACKed later than this (s) counts as delay
 PAIR_TIMEOUT = 120       # s: fresh pair to normal with pool balancing done
 DRAIN_MAX = 30           # s: after a run, wait at most this for BNDACKs
 
-started = []             # every Popen, ended by PID
 KEEP = False             # --keep: the captures too
-namespaces = []
 
 
 def log(*a):
@@ -93,9 +91,7 @@ class Lab:
         self.tag = tag
         self.lan, self.s1, self.s2, self.c = (f"{base}-{x}" for x in ("lan", "s1", "s2", "c"))
         for ns in (self.lan, self.s1, self.s2, self.c):
-            sh("ip", "netns", "add", ns)
-            namespaces.append(ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            add_namespace(ns)
         sh("ip", "-n", self.lan, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", self.lan, "link", "set", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0")
         sh("ip", "-n", self.lan, "link", "set", "br0", "up")
@@ -106,9 +102,7 @@ class Lab:
         self.ucs = []
         for i in range(clients):
             ns = f"{base}-u{i}"
-            sh("ip", "netns", "add", ns)
-            namespaces.append(ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            add_namespace(ns)
             sh("ip", "-n", ns, "link", "add", f"u{i}", "type", "veth", "peer", "name", f"q{i}", "netns", self.lan)
             sh("ip", "-n", self.lan, "link", "set", f"q{i}", "master", "br0")
             sh("ip", "-n", self.lan, "link", "set", f"q{i}", "up")
@@ -126,24 +120,6 @@ class Lab:
         sh("ip", "-n", ns, "addr", "add", cidr, "dev", iface)
         sh("ip", "-n", ns, "link", "set", iface, "up")
         return iface
-
-
-def cleanup():
-    for p in reversed(started):
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)
-                p.wait(5)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                p.kill()
-                p.wait()
-    for ns in namespaces:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-    namespaces.clear()
-
-
-def on_signal(signum, _frame):
-    raise SystemExit(f"stopped by signal {signum}")
 
 
 # ---------------------------------------------------------------- servers

@@ -41,7 +41,7 @@ def free_port():
 
 
 def write_zone(path, zone, names):
-    lines = ["$TTL 3600", f"@ SOA ns1 hostmaster 2026120101 3600 600 86400 300",
+    lines = ["$TTL 3600", "@ SOA ns1 hostmaster 2026120101 3600 600 86400 300",
              "@ NS ns1", "ns1 A 127.0.0.1"]
     for i in range(names):
         lines.append(f"h{i} A 10.{i // 65536}.{(i // 256) % 256}.{i % 256}")

@@ -13,7 +13,7 @@ question of the set (so the measured run is answered from its cache),
 checked with dig, then loaded with dnsperf for `seconds`; rounds alternate
 the order. Processes are ended by PID; everything listens on 127.0.0.1.
 """
-import os, random, re, shutil, subprocess, sys, tempfile, time
+import os, random, re, shutil, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dnsbench  # noqa: E402  (free_port, write_zone, Server for Knot)
