@@ -312,8 +312,6 @@ impl Journal {
         drop(bytes);
 
         let fresh = scan.created.is_none();
-        // What is past the last frame without being cut is zero-filled room.
-        let mut allocated = file_len;
         let end = if fresh {
             // Missing, empty or torn header: nothing was ever acknowledged
             // from this file, so start it over.
@@ -327,7 +325,6 @@ impl Journal {
             backend
                 .sync_dir(&dir)
                 .map_err(|e| JournalError::io(&dir, "directory fsync", e))?;
-            allocated = HEADER_LEN as u64;
             HEADER_LEN as u64
         } else {
             if scan.truncated.is_some() {
@@ -335,7 +332,6 @@ impl Journal {
                 // cannot resurrect the old tail between new frames.
                 file.set_len(scan.valid_end)
                     .map_err(|e| io_err("truncate", e))?;
-                allocated = scan.valid_end;
             }
             // Sync even when nothing changed: after a process crash the file
             // may hold written-but-unsynced frames from the page cache. The
@@ -343,6 +339,13 @@ impl Journal {
             // vanish in a later power loss.
             file.sync_data().map_err(|e| io_err("fdatasync", e))?;
             scan.valid_end
+        };
+        // A file started over or cut ends at `end`; otherwise what lies past
+        // the last frame is zero-filled room.
+        let allocated = if fresh || scan.truncated.is_some() {
+            end
+        } else {
+            file_len
         };
 
         let stats = Stats {
@@ -615,11 +618,8 @@ impl Writer {
             q = self.shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
             q.writer_waiting = false;
         }
-        let pause = self
-            .gather
-            .then(|| gather_pause(self.last_batch, self.last_sync, q.pending.len()));
-        if let Some(pause) = pause.flatten() {
-            if !q.shutdown {
+        if self.gather && !q.shutdown {
+            if let Some(pause) = gather_pause(self.last_batch, self.last_sync, q.pending.len()) {
                 drop(q);
                 std::thread::sleep(pause);
                 q = lock(&self.shared.queue);

@@ -119,12 +119,13 @@ pub(crate) fn scan(path: &Path, buf: &[u8], mode: RecoveryMode) -> Result<Scan, 
                 });
                 pos += frame_len;
             }
-            Decoded::Invalid(_) if buf[pos..].iter().all(|&b| b == 0) => {
-                // The zero-filled room the writer keeps past the last frame
-                // (see `Options::preallocate`), not damage.
-                break;
-            }
             Decoded::Invalid(defect) => {
+                let damaged = damaged_len(&buf[pos..]);
+                if damaged == 0 {
+                    // The zero-filled room the writer keeps past the last
+                    // frame (see `Options::preallocate`), not damage.
+                    break;
+                }
                 if mode == RecoveryMode::Strict {
                     if let Some(next_valid) = find_valid_frame_after(buf, pos) {
                         return Err(JournalError::Corrupt {
@@ -141,7 +142,7 @@ pub(crate) fn scan(path: &Path, buf: &[u8], mode: RecoveryMode) -> Result<Scan, 
                     valid_end: pos as u64,
                     truncated: Some(TruncationReport {
                         offset: pos as u64,
-                        bytes_dropped: damaged_len(&buf[pos..]),
+                        bytes_dropped: damaged,
                         reason: defect,
                     }),
                 });
