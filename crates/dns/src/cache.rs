@@ -222,6 +222,11 @@ impl UdpCache {
         (self.hits.load(Relaxed), self.misses.load(Relaxed))
     }
 
+    /// The most bytes entries may hold, across shards.
+    pub fn capacity(&self) -> usize {
+        self.budget * SHARDS
+    }
+
     /// Bytes held by entries now, across shards.
     pub fn bytes(&self) -> usize {
         self.shards

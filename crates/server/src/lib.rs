@@ -215,7 +215,7 @@ impl Shared {
                 out,
                 "  udp answer cache: {} KiB of {} KiB, {hits} hits, {misses} misses",
                 self.udp_cache.bytes() / 1024,
-                tandem_dns::cache::CACHE_BYTES / 1024
+                self.udp_cache.capacity() / 1024
             );
         }
         if let Some(s) = &self.secondaries {
